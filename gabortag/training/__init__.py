@@ -1,0 +1,1 @@
+"""Network definitions, training and export (needs the ``train`` extra: torch and onnx)."""
