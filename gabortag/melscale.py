@@ -37,7 +37,8 @@ def mel_filterbank(
     lower, centre, upper = edges_hz[:-2, None], edges_hz[1:-1, None], edges_hz[2:, None]
     rising = (bins_hz[None, :] - lower) / (centre - lower)
     falling = (upper - bins_hz[None, :]) / (upper - centre)
-    return np.clip(np.minimum(rising, falling), 0.0, None).astype(np.float32)
+    weights: np.ndarray = np.clip(np.minimum(rising, falling), 0.0, None).astype(np.float32)
+    return weights
 
 
 def mel_centres_hz(n_mels: int, f_min: float, f_max: float) -> np.ndarray:

@@ -25,6 +25,9 @@ class LogMel(nn.Module):
     from :func:`gabortag.melscale.mel_filterbank`, natural log of ``power + eps``.
     """
 
+    dft: torch.Tensor  # (2 * n_bins, 1, win_length) windowed cos / -sin basis
+    mel: torch.Tensor  # (n_mels, n_bins)
+
     def __init__(
         self,
         sample_rate: int = 16000,

@@ -9,9 +9,10 @@ offset ``t`` (centred unit grid, ``t = -(L_t-1)/2 ... (L_t-1)/2``)::
 with exactly four learnable numbers per kernel: σ_t, σ_f (in grid steps, kept positive by a log
 parametrisation), F (cycles per grid step, kept in (0, 0.5) below the grid's Nyquist rate by a
 sigmoid) and γ (radians). Because the envelope is axis-aligned and the carrier a plane wave,
-``g_k(t, f) = h_k(t) · v_k(f)`` with ``h_k(t) = N(t; σ_t) e^{j2π ω t}``, ``v_k(f) = N(f; σ_f) e^{j2π Ω f}``,
-``ω = F cos γ`` and ``Ω = F sin γ``; the layer evaluates the 2-D complex convolution exactly as a 1-D
-complex convolution along time followed by one along mel bins.
+``g_k(t, f) = h_k(t) · v_k(f)`` with ``h_k(t) = N(t; σ_t) e^{j2π ω t}`` and
+``v_k(f) = N(f; σ_f) e^{j2π Ω f}``, ``ω = F cos γ`` and ``Ω = F sin γ``; the layer evaluates the
+2-D complex convolution exactly as a 1-D complex convolution along time followed by one along
+mel bins.
 """
 
 from __future__ import annotations
@@ -43,13 +44,18 @@ class KernelUnits:
 
 
 class GaborConv2d(nn.Module):
-    """Bank of ``n_kernels`` complex Gabor kernels of ``kernel_size = (L_f, L_t)`` (mel bins, frames).
+    """Bank of ``n_kernels`` complex Gabor kernels of ``kernel_size = (L_f, L_t)``.
+
+    ``L_f`` counts mel bins and ``L_t`` frames.
 
     Input ``(B, 1, F, T)`` log-mel; output ``(B, C, F, T')`` with ``T' = (T - L_t) // stride + 1``
     (valid along time, so chunked input gives the same output as whole input) and ``F``
     preserved (zero padding along mel bins). ``C = 2K`` in ``concat`` mode (channels ``2k`` and
     ``2k+1`` are the real and imaginary responses of kernel ``k``), else ``K``.
     """
+
+    grid_t: torch.Tensor  # (L_t,) frame offsets, centred
+    grid_f: torch.Tensor  # (L_f,) mel-bin offsets, centred
 
     def __init__(
         self,
@@ -142,8 +148,36 @@ class GaborConv2d(nn.Module):
         b, k, f, t = re.shape
         return torch.stack([re, im], dim=2).reshape(b, 2 * k, f, t)
 
+    def frequency_matrices(self, n_bins: int) -> torch.Tensor:
+        """The 1-D complex convolution over mel bins as banded real matrices ``(K, 2F, 2F)``.
+
+        Row ``(o, f)`` / column ``(i, f')`` with ``o, i`` in (real, imag): the convolution with
+        ``v = c + jd`` (zero padding at the band edges) maps ``a + jb`` to
+        ``(a*c - b*d) + j(a*d + b*c)``, so the block matrix is ``[[C, -D], [D, C]]`` with
+        ``C[f, f'] = c[f' - f + L_f // 2]`` inside the band, 0 outside.
+        """
+        _, _, c, d = self.factors()
+        lf = self.kernel_size[0]
+        bins = torch.arange(n_bins, device=c.device)
+        offset = bins[None, :] - bins[:, None] + lf // 2  # (f_out, f_in)
+        inside = ((offset >= 0) & (offset < lf)).to(c.dtype)
+        index = offset.clamp(0, lf - 1)
+        big_c, big_d = c[:, index] * inside, d[:, index] * inside  # (K, F, F)
+        return torch.cat([torch.cat([big_c, -big_d], 2), torch.cat([big_d, big_c], 2)], 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Separable evaluation: 1-D complex conv along time, then along mel bins."""
+        """Separable evaluation: 1-D complex conv along time, then along mel bins.
+
+        Two exact implementations of the same arithmetic: grouped convolutions (fastest in
+        torch, used for training) and banded matrices over mel bins (fastest in onnxruntime,
+        used when exporting). Both are tested equal to :meth:`forward_direct`.
+        """
+        if torch.onnx.is_in_onnx_export():
+            return self.forward_banded(x)
+        return self.forward_grouped(x)
+
+    def forward_grouped(self, x: torch.Tensor) -> torch.Tensor:
+        """Time: ``Conv2d`` with ``(1, L_t)`` kernels; mel bins: grouped ``(L_f, 1)`` conv."""
         h_re, h_im, c, d = self.factors()
         k = self.n_kernels
         lf, lt = self.kernel_size
@@ -152,11 +186,22 @@ class GaborConv2d(nn.Module):
         ab = nn.functional.conv2d(x, w_t, stride=(1, self.stride))
         # frequency: (a + jb)(c + jd) = (ac - bd) + j(ad + bc), a grouped conv with 2 in/2 out
         w_f = torch.stack([torch.stack([c, -d], 1), torch.stack([d, c], 1)], 1)  # (K, 2, 2, L_f)
-        out = nn.functional.conv2d(
-            ab, w_f.reshape(2 * k, 2, lf, 1), padding=(lf // 2, 0), groups=k
-        )
+        out = nn.functional.conv2d(ab, w_f.reshape(2 * k, 2, lf, 1), padding=(lf // 2, 0), groups=k)
         b, _, nf, nt = out.shape
         out = out.reshape(b, k, 2, nf, nt)
+        return self._combine(out[:, :, 0], out[:, :, 1])
+
+    def forward_banded(self, x: torch.Tensor) -> torch.Tensor:
+        """Time: ``Conv1d`` over each mel row; mel bins: product with :meth:`frequency_matrices`."""
+        h_re, h_im, _, _ = self.factors()
+        k = self.n_kernels
+        lt = self.kernel_size[1]
+        b, _, nf, nt = x.shape
+        w_t = torch.stack([h_re, h_im], dim=1).reshape(2 * k, 1, lt)
+        ab = nn.functional.conv1d(x.reshape(b * nf, 1, nt), w_t, stride=self.stride)
+        tp = ab.shape[-1]
+        ab = ab.reshape(b, nf, k, 2, tp).permute(0, 2, 3, 1, 4).reshape(b, k, 2 * nf, tp)
+        out = torch.matmul(self.frequency_matrices(nf), ab).reshape(b, k, 2, nf, tp)
         return self._combine(out[:, :, 0], out[:, :, 1])
 
     def forward_direct(self, x: torch.Tensor) -> torch.Tensor:

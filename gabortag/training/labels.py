@@ -15,6 +15,8 @@ is not used as speech.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ..annotations import intervals_to_mask, read_rttm, read_uem
@@ -45,7 +47,7 @@ def close_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
     """Fill runs of False no longer than ``max_gap`` frames that lie between True runs."""
     out = mask.copy()
     runs = _runs(mask)
-    for (_, e0), (s1, _) in zip(runs[:-1], runs[1:], strict=False):
+    for (_, e0), (s1, _) in itertools.pairwise(runs):
         if s1 - e0 <= max_gap:
             out[e0:s1] = True
     return out

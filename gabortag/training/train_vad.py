@@ -84,7 +84,9 @@ def mel_statistics(model: VadNet, sampler: MixtureSampler, n: int) -> None:
     model.mel_std.copy_(f.std(dim=1, keepdim=True).clamp_min(1e-3))
 
 
-def batch(model: VadNet, sampler: MixtureSampler, size: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor]:
+def batch(
+    model: VadNet, sampler: MixtureSampler, size: int, n_out: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     n = model.receptive_field + (n_out - 1) * model.hop
     xs, ys = [], []
     for _ in range(size):
@@ -116,14 +118,22 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     pools = cached_pools(args.data, args.extra, args.out / "pools.pkl")
-    print(f"pools: {len(pools.speech)} speech clips, {len(pools.noise)} non-speech, "
-          f"{len(pools.long_speech)} meetings ({time.time() - t0:.0f}s)", flush=True)
+    print(
+        f"pools: {len(pools.speech)} speech clips, {len(pools.noise)} non-speech, "
+        f"{len(pools.long_speech)} meetings ({time.time() - t0:.0f}s)",
+        flush=True,
+    )
     (args.out / "pool_counts.json").write_text(json.dumps(pools.counts, indent=1))
     sampler = MixtureSampler(pools, seed=args.seed)
     model = VadNet(VadConfig(), seed=args.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 100) * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))
+        opt,
+        lambda s: (
+            min(1.0, (s + 1) / 100)
+            * 0.5
+            * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))
+        ),
     )
     step, best = 0, -1.0
     last = args.out / "last.pt"
@@ -153,7 +163,10 @@ def main(argv: list[str] | None = None) -> None:
         step += 1
         running += float(loss)
         if step % 20 == 0:
-            print(f"step {step} loss {running / 20:.4f} {(time.time() - t_last) / 20:.2f}s/step", flush=True)
+            print(
+                f"step {step} loss {running / 20:.4f} {(time.time() - t_last) / 20:.2f}s/step",
+                flush=True,
+            )
             running, t_last = 0.0, time.time()
         if step % args.eval_every == 0 or step == args.steps:
             metrics = evaluate(model, dev)
@@ -166,8 +179,14 @@ def main(argv: list[str] | None = None) -> None:
                 best = metrics["auc"]
                 torch.save({**state, "dev": metrics}, args.out / "best.pt")
             torch.save(
-                {**state, "opt": opt.state_dict(), "sched": sched.state_dict(), "best": best,
-                 "sampler": sampler.rng.bit_generator.state, "torch_rng": torch.get_rng_state()},
+                {
+                    **state,
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "best": best,
+                    "sampler": sampler.rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                },
                 args.out / "last.pt.tmp",
             )
             (args.out / "last.pt.tmp").replace(last)

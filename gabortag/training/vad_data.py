@@ -59,7 +59,10 @@ def _meta(path: Path) -> list[dict[str, str]]:
 
 
 def build_pools(data_dir: Path, extra_dir: Path | None, seed: int = 0) -> Pools:
-    """Read every corpus (see module docstring); ``extra_dir`` holds the unpacked Debian packages."""
+    """Read every corpus (see module docstring).
+
+    ``extra_dir`` holds the unpacked Debian packages (``scripts/fetch_training_data.sh``).
+    """
     rng = np.random.default_rng(seed)
     pools = Pools()
 
@@ -146,7 +149,8 @@ def _crop(rng: np.random.Generator, wav: np.ndarray, n: int) -> np.ndarray:
 
 def _bandlimit(x: np.ndarray) -> np.ndarray:
     """Telephone band: through 8 kHz and back, so nothing remains above 4 kHz."""
-    return soxr.resample(soxr.resample(x, SR, 8000), 8000, SR)[: len(x)].astype(np.float32)
+    out: np.ndarray = soxr.resample(soxr.resample(x, SR, 8000), 8000, SR)[: len(x)]
+    return out.astype(np.float32)
 
 
 class MixtureSampler:
@@ -184,9 +188,9 @@ class MixtureSampler:
             piece = wav[lo * FRAME : hi * FRAME]
             x[(lo - start) * FRAME : (lo - start) * FRAME + len(piece)] = piece
             y[lo - start : hi - start] = mask[lo:hi]
-            x = x * _db(rng.uniform(-10, 15))
+            x *= _db(rng.uniform(-10, 15))
             if rng.random() < 0.6:
-                x = x + self._bed(n) * _db(rng.uniform(-20, 5))
+                x += self._bed(n) * _db(rng.uniform(-20, 5))
         else:
             x, y = self._bed(n), np.zeros(n_frames, bool)
             bed_rms = max(_rms(x), _db(-70))
@@ -202,9 +206,11 @@ class MixtureSampler:
                         seg = _bandlimit(seg)
                     level = _rms(seg[np.repeat(mask, FRAME)])
                     snr = rng.uniform(-5, 30)
-                    seg *= bed_rms * _db(snr) / level if bed_rms > _db(-69) else _db(
-                        rng.uniform(-40, -10)
-                    ) / level
+                    seg *= (
+                        bed_rms * _db(snr) / level
+                        if bed_rms > _db(-69)
+                        else _db(rng.uniform(-40, -10)) / level
+                    )
                     lo, hi = max(pos, 0), min(pos + nf, n_frames)
                     if hi > lo:
                         x[lo * FRAME : hi * FRAME] += seg[(lo - pos) * FRAME : (hi - pos) * FRAME]

@@ -41,7 +41,7 @@ class VadConfig:
 
 
 class _Block(nn.Module):
-    """Residual block: depthwise dilated conv (valid) → pointwise → BN → ReLU, centre-cropped skip."""
+    """Residual block: depthwise dilated conv (valid), pointwise, BN, ReLU; centre-cropped skip."""
 
     def __init__(self, channels: int, kernel: int, dilation: int) -> None:
         super().__init__()
@@ -57,6 +57,9 @@ class _Block(nn.Module):
 
 class VadNet(nn.Module):
     """Waveform ``(B, N)`` float32 at 16 kHz → speech logits ``(B, T)`` at ``hop`` samples."""
+
+    mel_mean: torch.Tensor  # (n_mels, 1) log-mel mean of the training mixtures
+    mel_std: torch.Tensor  # (n_mels, 1)
 
     def __init__(self, config: VadConfig | None = None, seed: int | None = 0) -> None:
         super().__init__()
@@ -101,7 +104,8 @@ class VadNet(nn.Module):
     # --- forward ---------------------------------------------------------------------------
     def features(self, wav: torch.Tensor) -> torch.Tensor:
         """Normalised log-mel ``(B, n_mels, T_mel)``."""
-        return (self.frontend(wav) - self.mel_mean) / self.mel_std
+        feats: torch.Tensor = (self.frontend(wav) - self.mel_mean) / self.mel_std
+        return feats
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         x = self.features(wav).unsqueeze(1)
@@ -110,7 +114,8 @@ class VadNet(nn.Module):
         b, ch, f, t = x.shape
         x = torch.relu(self.proj_norm(self.proj(x.reshape(b, ch * f, t))))
         x = self.blocks(x)
-        return self.head(x).squeeze(1)
+        logits: torch.Tensor = self.head(x).squeeze(1)
+        return logits
 
     def n_outputs(self, n_padded: int) -> int:
         """Number of output frames for a padded input of ``n_padded`` samples."""

@@ -1,0 +1,108 @@
+"""Export a trained network to ONNX with the metadata the runtime needs, verified against torch.
+
+The graph maps a zero-padded waveform ``waveform (batch, samples)`` float32 to frame
+probabilities ``scores (batch, frames)``; both axes are dynamic. Gabor kernels are computed
+from their four parameters inside the graph (onnxruntime folds them at load). Metadata keys
+are listed in :data:`gabortag.models.METADATA_KEYS`.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .gabor import GaborConv2d
+
+OPSET = 17
+
+
+class _Probabilities(nn.Module):
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(waveform))
+
+
+def gabor_parameters(layer: GaborConv2d) -> dict[str, Any]:
+    """The four learned numbers of every kernel, as stored in the ONNX metadata."""
+    with torch.no_grad():
+        return {
+            "kernel_size": list(layer.kernel_size),
+            "mode": layer.mode,
+            "stride": layer.stride,
+            "sigma_t": [round(float(v), 6) for v in layer.sigma_t],
+            "sigma_f": [round(float(v), 6) for v in layer.sigma_f],
+            "carrier": [round(float(v), 6) for v in layer.carrier],
+            "gamma": [round(float(v), 6) for v in layer.gamma],
+        }
+
+
+def export_onnx(
+    net: nn.Module,
+    path: Path,
+    metadata: dict[str, str],
+    example_samples: int,
+    tolerance: float = 1e-4,
+) -> float:
+    """Write ``net`` (in eval mode) to ``path`` as ONNX; returns the max |torch - onnx| seen.
+
+    The model is checked on random input of two lengths and batch sizes before ``path`` is
+    replaced (written to a temporary file first); a mismatch above ``tolerance`` raises.
+    """
+    import onnx
+    import onnxruntime as ort
+
+    net = net.eval()
+    wrapper = _Probabilities(net).eval()
+    example = torch.randn(1, example_samples) * 0.1
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp) / "model.onnx"
+        torch.onnx.export(
+            wrapper,
+            (example,),
+            str(tmp_path),
+            input_names=["waveform"],
+            output_names=["scores"],
+            dynamic_axes={
+                "waveform": {0: "batch", 1: "samples"},
+                "scores": {0: "batch", 1: "frames"},
+            },
+            opset_version=OPSET,
+            dynamo=False,
+        )
+        proto = onnx.load(str(tmp_path))
+        for key, value in metadata.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.checker.check_model(proto)
+        onnx.save(proto, str(tmp_path))
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        sess = ort.InferenceSession(str(tmp_path), opts, providers=["CPUExecutionProvider"])
+        worst = 0.0
+        gen = torch.Generator().manual_seed(0)
+        for batch, extra in ((1, 0), (3, 7919)):
+            x = torch.randn(batch, example_samples + extra, generator=gen) * 0.1
+            with torch.no_grad():
+                ref = wrapper(x).numpy()
+            got = sess.run(None, {"waveform": x.numpy()})[0]
+            worst = max(worst, float(np.abs(ref - got).max()))
+        if worst > tolerance:
+            raise RuntimeError(f"ONNX export differs from torch by {worst:.2e} > {tolerance:.0e}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_out = path.with_suffix(".onnx.tmp")
+        tmp_out.write_bytes(tmp_path.read_bytes())
+        tmp_out.replace(path)
+    return worst
+
+
+def json_meta(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
