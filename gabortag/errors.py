@@ -1,0 +1,27 @@
+"""Exceptions of gabortag. Every message says what was wrong, with which value, and what to do."""
+
+from __future__ import annotations
+
+
+class GabortagError(Exception):
+    """Base class of every error gabortag raises on purpose."""
+
+
+class AudioError(GabortagError):
+    """An input could not be turned into audio (missing, unreadable, not audio, empty, NaN...).
+
+    ``str(err)`` is one line: ``"<path>: <reason>"``.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class ModelError(GabortagError):
+    """A model could not be found, verified or loaded."""
+
+
+class OutputError(GabortagError):
+    """An output could not be written (exists, unwritable folder, disk error)."""
