@@ -1,0 +1,3 @@
+from gabortag.cli import main
+
+main()

@@ -1,0 +1,221 @@
+"""Running a task over many inputs: output routing, atomic writes, per-file failures.
+
+Output modes (decided once, before any audio is read, by :func:`plan_output`):
+
+- ``stream``: one combined output on stdout (``-o -`` or no ``-o``), written as results arrive;
+- ``file``: one combined output file (``-o results.json``: a path whose suffix is the format's
+  extension), written to a temporary file and renamed into place at the end;
+- ``dir``: one output file per input (``-o DIR``: an existing folder, a path ending in ``/``,
+  or a path without the format's extension), mirroring the input tree, each written atomically.
+
+A failing input never stops the batch: its error is recorded and reported, and the others go on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from .discover import InputItem
+from .errors import GabortagError, OutputError
+from .results import VadResult
+from .writers import EXTENSIONS, get_writer
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where results go: ``mode`` is ``stream``, ``file`` or ``dir``; ``path`` for the last two."""
+
+    mode: str
+    path: Path | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    path: str
+    reason: str
+
+
+@dataclass
+class BatchSummary:
+    """What happened to each input."""
+
+    processed: int = 0
+    skipped: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+
+def plan_output(output: str | None, fmt: str, n_inputs: int, force: bool = False) -> OutputPlan:
+    """Decide the output mode; raises ``ValueError`` (a usage error) on an impossible request."""
+    writer = get_writer(fmt)
+    if output is None or output == "-":
+        plan = OutputPlan("stream")
+    else:
+        path = Path(output)
+        if (
+            path.is_dir()
+            or output.endswith(("/", os.sep))
+            or path.suffix.lower() != EXTENSIONS[fmt].lower()
+        ):
+            if path.exists() and not path.is_dir():
+                raise ValueError(
+                    f"-o {output}: exists and is not a folder; for one combined {fmt} file give "
+                    f"a name ending in {EXTENSIONS[fmt]}"
+                )
+            return OutputPlan("dir", path)
+        if path.exists() and not force:
+            raise ValueError(f"-o {output}: file exists; add --force to overwrite it")
+        if not path.parent.exists():
+            raise ValueError(f"-o {output}: folder {path.parent} does not exist")
+        plan = OutputPlan("file", path)
+    if not writer.combinable and n_inputs > 1:
+        raise ValueError(
+            f"format {fmt} holds one file only; with {n_inputs} inputs use -o DIR "
+            "to write one output per input"
+        )
+    return plan
+
+
+def output_path(plan: OutputPlan, item: InputItem, fmt: str) -> Path:
+    """Per-input output path in ``dir`` mode: the input's relative path with the format's suffix."""
+    assert plan.path is not None
+    rel = Path(item.relative)
+    return (
+        plan.path / rel.with_name(rel.name + EXTENSIONS[fmt])
+        if rel.suffix == ""
+        else (plan.path / rel.with_suffix(EXTENSIONS[fmt]))
+    )
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path) -> Iterator[TextIO]:
+    """Write to a temporary file beside ``path`` and rename it into place only on success."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write ({err.strerror or err})") from err
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as err:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise OutputError(f"{path}: cannot write ({err.strerror or err})") from err
+        raise
+
+
+Process = Callable[[InputItem], VadResult]
+Progress = Callable[[InputItem, str], None]
+
+
+def run_batch(
+    items: Sequence[InputItem],
+    process: Process,
+    fmt: str,
+    plan: OutputPlan,
+    *,
+    skip_existing: bool = False,
+    force: bool = False,
+    stdout: TextIO | None = None,
+    initial_failures: Sequence[Failure] = (),
+    on_done: Progress | None = None,
+) -> BatchSummary:
+    """Process ``items`` in order, writing each result as ``plan`` says.
+
+    ``on_done(item, status)`` is called after each input with status ``ok``, ``skipped`` or
+    ``failed: reason``. Errors of type :class:`~gabortag.errors.GabortagError` (and ``OSError``)
+    become failures; anything else is a bug and propagates.
+    """
+    summary = BatchSummary(failures=list(initial_failures))
+    writer = get_writer(fmt)
+
+    def note(item: InputItem, status: str) -> None:
+        if on_done is not None:
+            on_done(item, status)
+
+    def attempt(item: InputItem) -> VadResult | None:
+        try:
+            return process(item)
+        except (GabortagError, OSError, ValueError) as err:
+            reason = getattr(err, "reason", None) or str(err)
+            summary.failures.append(Failure(item.source, reason))
+            note(item, f"failed: {reason}")
+            return None
+
+    if plan.mode == "dir":
+        assert plan.path is not None
+        claimed: dict[Path, str] = {}  # output path -> the input it belongs to in this run
+        for item in items:
+            target = output_path(plan, item, fmt)
+            if target in claimed:  # e.g. a/x.wav and a/x.flac both map to a/x.json
+                reason = (
+                    f"output {target} is already the output of {claimed[target]} "
+                    "(same name, different extension); rename one of them"
+                )
+                summary.failures.append(Failure(item.source, reason))
+                note(item, f"failed: {reason}")
+                continue
+            claimed[target] = item.source
+            if target.exists() and skip_existing:
+                summary.skipped += 1
+                note(item, "skipped")
+                continue
+            if target.exists() and not force:
+                reason = f"output {target} exists (use --force or --skip-existing)"
+                summary.failures.append(Failure(item.source, reason))
+                note(item, f"failed: {reason}")
+                continue
+            result = attempt(item)
+            if result is None:
+                continue
+            try:
+                with atomic_open(target) as f:
+                    writer.write_one(result, f)
+            except OutputError as err:
+                summary.failures.append(Failure(item.source, str(err)))
+                note(item, f"failed: {err}")
+                continue
+            summary.processed += 1
+            summary.outputs.append(target)
+            note(item, "ok")
+        return summary
+
+    def combined(stream: TextIO) -> None:
+        writer.begin(stream)
+        for failure in initial_failures:
+            writer.write_error(failure.path, failure.reason, stream)
+        for item in items:
+            result = attempt(item)
+            if result is None:
+                writer.write_error(item.source, summary.failures[-1].reason, stream)
+                continue
+            writer.write_item(result, stream)
+            stream.flush()
+            summary.processed += 1
+            note(item, "ok")
+        writer.end(stream)
+
+    if plan.mode == "file":
+        assert plan.path is not None
+        with atomic_open(plan.path) as f:
+            combined(f)
+        summary.outputs.append(plan.path)
+    else:
+        combined(stdout if stdout is not None else sys.stdout)
+    return summary
