@@ -215,8 +215,12 @@ class _FileBlocks:
                 self._block_frames, dtype="float32", always_2d=True
             )
         except (sf.SoundFileError, RuntimeError, OSError) as err:
+            try:  # libsndfile's position after the failed read, when it knows it
+                position = max(self._offset, int(handle.sound.tell()))
+            except Exception:
+                position = self._offset
             self.close()
-            seconds = self._offset / handle.info.sample_rate
+            seconds = position / handle.info.sample_rate
             raise AudioError(
                 handle.info.path,
                 f"could not decode past t={seconds:.2f} s, the file looks truncated or corrupt "

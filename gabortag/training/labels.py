@@ -6,7 +6,7 @@ GRID, Klettres, Asterisk prompts, FSDD):
 
 1. frame energy in dB over a 25 ms Hann window every 10 ms;
 2. threshold = max(peak − 30 dB, noise floor (10th percentile) + 10 dB);
-3. frames above it are speech; gaps shorter than 250 ms are filled (pauses inside an
+3. frames above it are speech; gaps of at most 250 ms are filled (pauses inside an
    utterance are speech, as in RTTM turns), islands shorter than 50 ms are dropped;
 4. the result is widened by 20 ms on each side (soft onsets and offsets).
 A clip whose loudest frame is less than 10 dB above its floor gives no mask (``None``) and

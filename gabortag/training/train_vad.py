@@ -27,6 +27,8 @@ from .vadnet import VadConfig, VadNet
 def frame_probabilities(model: VadNet, wav: np.ndarray) -> np.ndarray:
     """Speech probability per output hop (20 ms) for a whole 16 kHz waveform, in torch."""
     n_out = -(-len(wav) // model.hop)
+    if n_out == 0:
+        return np.zeros(0, np.float32)
     total = model.receptive_field + (n_out - 1) * model.hop
     padded = np.zeros(total, np.float32)
     padded[model.left_pad : model.left_pad + len(wav)] = wav
