@@ -8,6 +8,9 @@ Python API::
         print(seg.start, seg.end)
     model = gabortag.load_model("vad", threads=1)
     probs = model.score(wav16k)                              # frame probabilities, 20 ms hop
+    calls = gabortag.detect_calls("dawn.flac")               # bird calls: typed events
+    for e in calls.events:
+        print(e.start, e.end, e.label, e.confidence, e.low_freq, e.high_freq)
 
 Heavy modules (numpy, onnxruntime) are imported on first use, so ``gabortag --help`` is instant.
 """
@@ -19,19 +22,29 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnnotationError",
     "AudioError",
+    "Event",
+    "EventOptions",
+    "EventResult",
     "GabortagError",
     "ModelError",
     "Segment",
     "VadOptions",
     "VadResult",
     "__version__",
+    "detect_calls",
     "detect_speech",
     "load_model",
 ]
 
 _LAZY = {
     "detect_speech": "gabortag.vad",
+    "detect_calls": "gabortag.birdcalls",
+    "EventOptions": "gabortag.events",
+    "Event": "gabortag.results",
+    "EventResult": "gabortag.results",
+    "AnnotationError": "gabortag.errors",
     "load_model": "gabortag.inference",
     "VadOptions": "gabortag.postprocess",
     "VadResult": "gabortag.results",
@@ -42,10 +55,12 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .errors import AudioError, GabortagError, ModelError
+    from .birdcalls import detect_calls
+    from .errors import AnnotationError, AudioError, GabortagError, ModelError
+    from .events import EventOptions
     from .inference import load_model
     from .postprocess import VadOptions
-    from .results import Segment, VadResult
+    from .results import Event, EventResult, Segment, VadResult
     from .vad import detect_speech
 
 

@@ -3,11 +3,14 @@
 Output modes (decided once, before any audio is read, by :func:`plan_output`):
 
 - ``stream``: one combined output on stdout (``-o -`` or no ``-o``), written as results arrive;
-- ``file``: one combined output file (``-o results.json``: a path whose suffix is the format's
-  extension), written to a temporary file and renamed into place at the end;
+- ``file``: one combined output file (``-o results.json``: a path whose name ends in the format's
+  extension, compared case-insensitively; extensions may hold several dots, such as Raven's
+  ``.selections.txt``), written to a temporary file and renamed into place at the end;
 - ``dir``: one output file per input (``-o DIR``: an existing folder, a path ending in ``/``,
   or a path without the format's extension), mirroring the input tree, each written atomically.
 
+The batch does not care which task made the results: ``process(item)`` returns any result a
+writer of that task accepts (:class:`~gabortag.writers.Result`), and ``task`` picks the writer.
 A failing input never stops the batch: its error is recorded and reported, and the others go on.
 """
 
@@ -24,8 +27,7 @@ from typing import TextIO
 
 from .discover import InputItem
 from .errors import GabortagError, OutputError
-from .results import VadResult
-from .writers import EXTENSIONS, get_writer
+from .writers import Result, get_writer
 
 
 @dataclass(frozen=True)
@@ -56,22 +58,26 @@ class BatchSummary:
         return len(self.failures)
 
 
-def plan_output(output: str | None, fmt: str, n_inputs: int, force: bool = False) -> OutputPlan:
+def _has_extension(name: str, ext: str) -> bool:
+    """Whether file ``name`` ends in ``ext`` (case-insensitive) and has a stem before it."""
+    return len(name) > len(ext) and name.lower().endswith(ext.lower())
+
+
+def plan_output(
+    output: str | None, fmt: str, n_inputs: int, force: bool = False, task: str = "vad"
+) -> OutputPlan:
     """Decide the output mode; raises ``ValueError`` (a usage error) on an impossible request."""
-    writer = get_writer(fmt)
+    writer = get_writer(fmt, task)
+    ext = writer.extension
     if output is None or output == "-":
         plan = OutputPlan("stream")
     else:
         path = Path(output)
-        if (
-            path.is_dir()
-            or output.endswith(("/", os.sep))
-            or path.suffix.lower() != EXTENSIONS[fmt].lower()
-        ):
+        if path.is_dir() or output.endswith(("/", os.sep)) or not _has_extension(path.name, ext):
             if path.exists() and not path.is_dir():
                 raise ValueError(
                     f"-o {output}: exists and is not a folder; for one combined {fmt} file give "
-                    f"a name ending in {EXTENSIONS[fmt]}"
+                    f"a name ending in {ext}"
                 )
             return OutputPlan("dir", path)
         if path.exists() and not force:
@@ -87,15 +93,13 @@ def plan_output(output: str | None, fmt: str, n_inputs: int, force: bool = False
     return plan
 
 
-def output_path(plan: OutputPlan, item: InputItem, fmt: str) -> Path:
-    """Per-input output path in ``dir`` mode: the input's relative path with the format's suffix."""
+def output_path(plan: OutputPlan, item: InputItem, fmt: str, task: str = "vad") -> Path:
+    """Per-input output path in ``dir`` mode: the input's relative path with its suffix (if any)
+    replaced by the format's extension (``a/x.wav`` → ``a/x.selections.txt``)."""
     assert plan.path is not None
     rel = Path(item.relative)
-    return (
-        plan.path / rel.with_name(rel.name + EXTENSIONS[fmt])
-        if rel.suffix == ""
-        else (plan.path / rel.with_suffix(EXTENSIONS[fmt]))
-    )
+    ext = get_writer(fmt, task).extension
+    return plan.path / rel.with_name((rel.stem if rel.suffix else rel.name) + ext)
 
 
 @contextlib.contextmanager
@@ -120,7 +124,7 @@ def atomic_open(path: Path) -> Iterator[TextIO]:
         raise
 
 
-Process = Callable[[InputItem], VadResult]
+Process = Callable[[InputItem], Result]
 Progress = Callable[[InputItem, str], None]
 
 
@@ -130,26 +134,28 @@ def run_batch(
     fmt: str,
     plan: OutputPlan,
     *,
+    task: str = "vad",
     skip_existing: bool = False,
     force: bool = False,
     stdout: TextIO | None = None,
     initial_failures: Sequence[Failure] = (),
     on_done: Progress | None = None,
 ) -> BatchSummary:
-    """Process ``items`` in order, writing each result as ``plan`` says.
+    """Process ``items`` in order, writing each result as ``plan`` says, in format ``fmt`` of
+    ``task``.
 
     ``on_done(item, status)`` is called after each input with status ``ok``, ``skipped`` or
     ``failed: reason``. Errors of type :class:`~gabortag.errors.GabortagError` (and ``OSError``)
     become failures; anything else is a bug and propagates.
     """
     summary = BatchSummary(failures=list(initial_failures))
-    writer = get_writer(fmt)
+    writer = get_writer(fmt, task)
 
     def note(item: InputItem, status: str) -> None:
         if on_done is not None:
             on_done(item, status)
 
-    def attempt(item: InputItem) -> VadResult | None:
+    def attempt(item: InputItem) -> Result | None:
         try:
             return process(item)
         except (GabortagError, OSError, ValueError) as err:
@@ -162,7 +168,7 @@ def run_batch(
         assert plan.path is not None
         claimed: dict[Path, str] = {}  # output path -> the input it belongs to in this run
         for item in items:
-            target = output_path(plan, item, fmt)
+            target = output_path(plan, item, fmt, task)
             if target in claimed:  # e.g. a/x.wav and a/x.flac both map to a/x.json
                 reason = (
                     f"output {target} is already the output of {claimed[target]} "
@@ -197,7 +203,7 @@ def run_batch(
         return summary
 
     def combined(stream: TextIO) -> None:
-        writer.begin(stream)
+        writer.begin(stream, n_files=len(items) + len(initial_failures))
         for failure in initial_failures:
             writer.write_error(failure.path, failure.reason, stream)
         for item in items:

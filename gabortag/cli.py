@@ -8,30 +8,87 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Annotated, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 
 from . import __version__
+from .cli_train import train_app
+from .writers import formats
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from .batch import BatchSummary, Failure, OutputPlan, Process
     from .discover import InputItem
-    from .results import VadResult
+    from .inference import Model
 
 app = typer.Typer(
     name="gabortag",
-    help="Tag audio with small, interpretable Gabor networks: where is speech, and more.",
+    help="Tag audio with small, interpretable Gabor networks: where is speech, which bird calls, "
+    "and more.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 models_app = typer.Typer(help="List the bundled models, or show one model's card.")
 app.add_typer(models_app, name="models")
+app.add_typer(train_app, name="train")
 
-FORMAT_CHOICES = ("json", "jsonl", "rttm", "csv", "audacity", "textgrid")
+FORMAT_CHOICES = formats("vad")
+DEVICES = ("cpu", "cuda", "auto")
+
+# Arguments and options shared by the task commands.
+Inputs = Annotated[
+    list[str],
+    typer.Argument(
+        help="Audio files, folders (searched recursively), glob patterns, or - for stdin.",
+        show_default=False,
+    ),
+]
+Output = Annotated[
+    Optional[str],  # noqa: UP045 - typer needs Optional on 3.9 syntax
+    typer.Option(
+        "-o",
+        "--output",
+        help="- for stdout (default); FILE ending in the format's extension for one combined "
+        "file; DIR for one file per input, mirroring the input tree.",
+    ),
+]
+ModelName = Annotated[
+    str, typer.Option("-m", "--model", help="Bundled model name or path to an .onnx file.")
+]
+SkipExisting = Annotated[
+    bool, typer.Option("--skip-existing", help="With -o DIR: skip inputs already done.")
+]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")]
+Device = Annotated[str, typer.Option(help="cpu, cuda or auto.")]
+Threads = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(help="onnxruntime threads \\[onnxruntime default].", min=1),
+]
+Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or summary.")]
+
+
+OptionalFloat = Optional[float]  # noqa: UP045
+
+
+def _seconds(text: str) -> Any:
+    """A duration option (``None``: the model's default)."""
+    return typer.Option(help=f"{text}, seconds \\[model default].", min=0.0)
+
+
+def _format_option(task: str) -> Any:
+    """The ``-f/--format`` option of a task command, listing the task's formats."""
+    return typer.Option("-f", "--format", help=f"Output format: {', '.join(formats(task))}.")
+
+
+VadFormat = Annotated[str, _format_option("vad")]
+BirdcallFormat = Annotated[str, _format_option("birdcalls")]
+
+#: Loads the model and options of a task command; returns the model and what processes one input.
+Setup = Callable[[], "tuple[Model, Process]"]
 
 
 def _stderr() -> Console:
@@ -63,78 +120,157 @@ def _root(
 
 @app.command()
 def vad(
-    inputs: Annotated[
-        list[str],
-        typer.Argument(
-            help="Audio files, folders (searched recursively), glob patterns, or - for stdin.",
-            show_default=False,
-        ),
-    ],
-    output: Annotated[
-        Optional[str],  # noqa: UP045 - typer needs Optional on 3.9 syntax
-        typer.Option(
-            "-o",
-            "--output",
-            help="- for stdout (default); FILE ending in the format's extension for one combined "
-            "file; DIR for one file per input, mirroring the input tree.",
-        ),
-    ] = None,
-    fmt: Annotated[
-        str,
-        typer.Option("-f", "--format", help=f"Output format: {', '.join(FORMAT_CHOICES)}."),
-    ] = "json",
-    model: Annotated[
-        str, typer.Option("-m", "--model", help="Bundled model name or path to an .onnx file.")
-    ] = "vad",
+    inputs: Inputs,
+    output: Output = None,
+    fmt: VadFormat = "json",
+    model: ModelName = "vad",
     onset: Annotated[
         Optional[float],  # noqa: UP045
-        typer.Option(help="Probability that starts speech [model default].", min=0.0, max=1.0),
+        typer.Option(help="Probability that starts speech \\[model default].", min=0.0, max=1.0),
     ] = None,
     offset: Annotated[
         Optional[float],  # noqa: UP045
-        typer.Option(help="Probability below which speech ends [model default].", min=0, max=1),
+        typer.Option(help="Probability below which speech ends \\[model default].", min=0, max=1),
     ] = None,
     min_speech: Annotated[
         Optional[float],  # noqa: UP045
-        typer.Option(help="Drop speech shorter than this, seconds [model default].", min=0.0),
+        typer.Option(help="Drop speech shorter than this, seconds \\[model default].", min=0.0),
     ] = None,
     min_silence: Annotated[
         Optional[float],  # noqa: UP045
-        typer.Option(help="Fill gaps shorter than this, seconds [model default].", min=0.0),
+        typer.Option(help="Fill gaps shorter than this, seconds \\[model default].", min=0.0),
     ] = None,
     pad: Annotated[
         Optional[float],  # noqa: UP045
         typer.Option(
-            help="Widen each segment by this on both sides, seconds [model default].", min=0.0
+            help="Widen each segment by this on both sides, seconds \\[model default].", min=0.0
         ),
     ] = None,
     scores: Annotated[
         bool, typer.Option("--scores", help="Add frame probabilities (json, jsonl).")
     ] = False,
-    skip_existing: Annotated[
-        bool, typer.Option("--skip-existing", help="With -o DIR: skip inputs already done.")
-    ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
-    threads: Annotated[
-        Optional[int],  # noqa: UP045
-        typer.Option(help="onnxruntime threads [onnxruntime default].", min=1),
-    ] = None,
-    quiet: Annotated[
-        bool, typer.Option("-q", "--quiet", help="No progress bar or summary.")
-    ] = False,
+    skip_existing: SkipExisting = False,
+    force: Force = False,
+    device: Device = "cpu",
+    threads: Threads = None,
+    quiet: Quiet = False,
 ) -> None:
     """Find speech segments in audio files."""
+
+    def setup() -> tuple[Model, Process]:
+        from .inference import load_model
+        from .vad import default_options, detect_speech
+
+        m = load_model(model, device=device, threads=threads)
+        opts = default_options(m).with_overrides(
+            onset=onset, offset=offset, min_speech=min_speech, min_silence=min_silence, pad=pad
+        )
+        return m, lambda item: detect_speech(
+            item.source, model=m, options=opts, return_scores=scores
+        )
+
+    _run_task("vad", inputs, output, fmt, device, skip_existing, force, quiet, setup)
+
+
+@app.command()
+def birdcalls(
+    inputs: Inputs,
+    output: Output = None,
+    fmt: BirdcallFormat = "json",
+    model: ModelName = "birdcalls",
+    skip_existing: SkipExisting = False,
+    force: Force = False,
+    device: Device = "cpu",
+    threads: Threads = None,
+    quiet: Quiet = False,
+    min_confidence: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(
+            help="Call probability a frame needs, and confidence an event needs unless its type "
+            "has a --threshold \\[model default].",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = None,
+    min_duration: Annotated[OptionalFloat, _seconds("Drop events shorter than this")] = None,
+    min_gap: Annotated[OptionalFloat, _seconds("Bridge gaps shorter than this")] = None,
+    threshold: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--threshold",
+            metavar="LABEL=VALUE",
+            help="Confidence that events of one call type need (repeatable) \\[model default].",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Find bird calls in audio files: typed events with their frequency band."""
+    try:
+        thresholds = _parse_thresholds(threshold or [])
+    except ValueError as err:
+        raise _usage_error(str(err)) from err
+
+    def setup() -> tuple[Model, Process]:
+        from .birdcalls import default_options, detect_calls, resolve_model
+
+        m = resolve_model(model, device=device, threads=threads)
+        opts = default_options(m).with_overrides(
+            min_confidence=min_confidence,
+            min_duration=min_duration,
+            min_gap=min_gap,
+            thresholds=thresholds,
+        )
+        try:
+            opts.check_labels(m.info.labels)
+        except ValueError as err:
+            raise ValueError(f"--threshold: {err}") from None
+        return m, lambda item: detect_calls(item.source, model=m, options=opts)
+
+    _run_task("birdcalls", inputs, output, fmt, device, skip_existing, force, quiet, setup)
+
+
+def _parse_thresholds(values: list[str]) -> dict[str, float]:
+    """``["LABEL=VALUE", ...]`` → ``{label: value}``; ``ValueError`` with the faulty value."""
+    out: dict[str, float] = {}
+    for text in values:
+        label, eq, value = text.rpartition("=")
+        label = label.strip()
+        if not eq or not label or not value.strip():
+            raise ValueError(f"--threshold {text!r}: expected LABEL=VALUE, e.g. --threshold 3=0.7")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"--threshold {text!r}: {value!r} is not a number") from None
+        if not 0.0 <= number <= 1.0:
+            raise ValueError(f"--threshold {text!r}: {value} is not within [0, 1]")
+        if label in out:
+            raise ValueError(f"--threshold: call type {label!r} is given twice")
+        out[label] = number
+    return out
+
+
+def _run_task(
+    task: str,
+    inputs: list[str],
+    output: str | None,
+    fmt: str,
+    device: str,
+    skip_existing: bool,
+    force: bool,
+    quiet: bool,
+    setup: Setup,
+) -> NoReturn:
+    """What every task command does: check the request, find the inputs, plan the outputs, load
+    the model (``setup``), run the batch with progress, print the summary, exit 0/1/2."""
     from .batch import Failure, plan_output
     from .discover import discover
     from .errors import GabortagError
-    from .postprocess import VadOptions
-    from .vad import default_options, detect_speech
 
     fmt = fmt.lower()
-    if fmt not in FORMAT_CHOICES:
-        raise _usage_error(f"unknown format {fmt!r}; choose one of {', '.join(FORMAT_CHOICES)}")
-    if device not in ("cpu", "cuda", "auto"):
+    choices = formats(task)
+    if fmt not in choices:
+        raise _usage_error(f"unknown format {fmt!r}; choose one of {', '.join(choices)}")
+    if device not in DEVICES:
         raise _usage_error(f"unknown device {device!r}; choose cpu, cuda or auto")
     if inputs.count("-") > 1:
         raise _usage_error("stdin (-) can be given only once")
@@ -142,23 +278,15 @@ def vad(
     if not items and missing:
         raise _usage_error("no audio to process: " + "; ".join(str(e) for e in missing))
     try:
-        plan = plan_output(output, fmt, len(items) + len(missing), force=force)
+        plan = plan_output(output, fmt, len(items) + len(missing), force=force, task=task)
     except ValueError as err:
         raise _usage_error(str(err)) from err
     if skip_existing and plan.mode != "dir":
         raise _usage_error("--skip-existing needs -o DIR (one output file per input)")
     try:
-        from .inference import load_model
-
-        m = load_model(model, device=device, threads=threads)
-        opts: VadOptions = default_options(m).with_overrides(
-            onset=onset, offset=offset, min_speech=min_speech, min_silence=min_silence, pad=pad
-        )
+        m, process = setup()
     except (GabortagError, ValueError) as err:
         raise _usage_error(str(err)) from err
-
-    def process(item: InputItem) -> VadResult:
-        return detect_speech(item.source, model=m, options=opts, return_scores=scores)
 
     console = _stderr()
     failures = [Failure(e.path, e.reason) for e in missing]
@@ -166,13 +294,13 @@ def vad(
         console.print(f"[red]failed[/] {f.path}: {f.reason}", markup=True)
     started = time.perf_counter()
     summary = _run_with_progress(
-        console, items, process, fmt, plan, skip_existing, force, failures, quiet
+        console, task, items, process, fmt, plan, skip_existing, force, failures, quiet
     )
     elapsed = time.perf_counter() - started
     if not quiet:
         total = len(items) + len(missing)
         console.print(
-            f"gabortag vad: {total} input{'s' * (total != 1)}: {summary.processed} done, "
+            f"gabortag {task}: {total} input{'s' * (total != 1)}: {summary.processed} done, "
             f"{summary.skipped} skipped, {summary.failed} failed in {elapsed:.1f} s"
             + (f" (model {m.name} on {m.providers[0]})" if m.providers else ""),
             markup=False,
@@ -182,6 +310,7 @@ def vad(
 
 def _run_with_progress(
     console: Console,
+    task: str,
     items: list[InputItem],
     process: Process,
     fmt: str,
@@ -206,7 +335,7 @@ def _run_with_progress(
     )
 
     with progress:
-        task = progress.add_task("vad", total=len(items))
+        bar = progress.add_task(task, total=len(items))
 
         def done(item: InputItem, status: str) -> None:
             if status.startswith("failed"):
@@ -214,13 +343,14 @@ def _run_with_progress(
                     f"[red]failed[/] {item.source}: {status.removeprefix('failed: ')}",
                     markup=True,
                 )
-            progress.advance(task)
+            progress.advance(bar)
 
         return run_batch(
             items,
             process,
             fmt,
             plan,
+            task=task,
             skip_existing=skip_existing,
             force=force,
             initial_failures=failures,

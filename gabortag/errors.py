@@ -25,3 +25,18 @@ class ModelError(GabortagError):
 
 class OutputError(GabortagError):
     """An output could not be written (exists, unwritable folder, disk error)."""
+
+
+class AnnotationError(GabortagError):
+    """An annotation file could not be read (missing columns, bad times, unknown audio files).
+
+    ``str(err)`` is one line: ``"<path>:<line>: <reason>"``, or ``"<path>: <reason>"`` when the
+    problem is not on one line. ``line`` is 1-based (the header is line 1), ``None`` if none.
+    """
+
+    def __init__(self, path: str, reason: str, line: int | None = None) -> None:
+        where = path if line is None else f"{path}:{line}"
+        super().__init__(f"{where}: {reason}")
+        self.path = path
+        self.line = line
+        self.reason = reason

@@ -103,8 +103,15 @@ class Model:
         return np.asarray(out[0])
 
     def score(self, wav: np.ndarray, chunk_seconds: float = DEFAULT_CHUNK_SECONDS) -> np.ndarray:
-        """Frame scores ``(ceil(N / hop),)`` of a mono float32 waveform at :attr:`sample_rate`."""
-        return np.concatenate([np.zeros(0, np.float32), *self.score_stream([wav], chunk_seconds)])
+        """Frame scores ``(ceil(N / hop),)`` (or ``(ceil(N / hop), n_classes)``) of a mono float32
+        waveform at :attr:`sample_rate`."""
+        parts = list(self.score_stream([wav], chunk_seconds))
+        return np.concatenate(parts) if parts else np.zeros((0, *self.frame_shape), np.float32)
+
+    @property
+    def frame_shape(self) -> tuple[int, ...]:
+        """Shape of one frame's scores: ``()`` for one output, ``(n_classes,)`` for several."""
+        return () if len(self.info.labels) <= 1 else (len(self.info.labels),)
 
     def score_stream(
         self, blocks: Iterable[np.ndarray], chunk_seconds: float = DEFAULT_CHUNK_SECONDS

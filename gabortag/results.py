@@ -12,6 +12,30 @@ from typing import Any
 SCHEMA_VERSION = "1.0"
 
 
+def _input_fields(
+    path: str, duration: float, sample_rate: int, channels: int, model: str
+) -> dict[str, Any]:
+    """The JSON fields every result starts with: what the input was and which model ran."""
+    return {
+        "path": path,
+        "duration": round(duration, 3),
+        "sample_rate": sample_rate,
+        "channels": channels,
+        "model": model,
+    }
+
+
+def _input_kwargs(d: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`_input_fields`: constructor arguments of a result."""
+    return {
+        "path": d["path"],
+        "duration": float(d["duration"]),
+        "model": d["model"],
+        "sample_rate": int(d.get("sample_rate", 0)),
+        "channels": int(d.get("channels", 0)),
+    }
+
+
 @dataclass(frozen=True)
 class Segment:
     """A stretch of speech: ``start`` and ``end`` in seconds, ``start < end``."""
@@ -61,12 +85,8 @@ class VadResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (times rounded to the millisecond)."""
-        out: dict[str, Any] = {
-            "path": self.path,
-            "duration": round(self.duration, 3),
-            "sample_rate": self.sample_rate,
-            "channels": self.channels,
-            "model": self.model,
+        out = _input_fields(self.path, self.duration, self.sample_rate, self.channels, self.model)
+        out |= {
             "speech_duration": round(self.speech_duration, 3),
             "segments": [
                 {"start": round(s.start, 3), "end": round(s.end, 3)} for s in self.segments
@@ -85,13 +105,84 @@ class VadResult:
         """Inverse of :meth:`to_dict` (for tests and for reading outputs back)."""
         scores = d.get("scores")
         return cls(
-            path=d["path"],
-            duration=float(d["duration"]),
-            model=d["model"],
             segments=tuple(Segment(float(s["start"]), float(s["end"])) for s in d["segments"]),
             scores=None
             if scores is None
             else FrameScores(float(scores["hop"]), tuple(float(v) for v in scores["values"])),
-            sample_rate=int(d.get("sample_rate", 0)),
-            channels=int(d.get("channels", 0)),
+            **_input_kwargs(d),
         )
+
+
+@dataclass(frozen=True)
+class Event:
+    """A bird call (or note) of one type.
+
+    Attributes:
+        start, end: seconds from the start of the file, ``start < end``.
+        label: the call type (one of the model's labels, never ``"background"``).
+        confidence: mean probability of ``label`` over the call's frames, in ``[0, 1]``.
+        low_freq, high_freq: Hz, the band holding the central 90 % of the call's energy
+            (see :func:`gabortag.spectral.frequency_range`).
+    """
+
+    start: float
+    end: float
+    label: str
+    confidence: float
+    low_freq: float = 0.0
+    high_freq: float = 0.0
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: times to the millisecond, confidence to 1e-4, frequencies to 0.1 Hz."""
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "label": self.label,
+            "confidence": round(self.confidence, 4),
+            "low_freq": round(self.low_freq, 1),
+            "high_freq": round(self.high_freq, 1),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Event:
+        return cls(
+            start=float(d["start"]),
+            end=float(d["end"]),
+            label=str(d["label"]),
+            confidence=float(d["confidence"]),
+            low_freq=float(d.get("low_freq", 0.0)),
+            high_freq=float(d.get("high_freq", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class EventResult:
+    """Typed events (bird calls) of one input.
+
+    ``events`` are sorted by start, non-overlapping, inside ``[0, duration]``; the other
+    attributes are those of :class:`VadResult`.
+    """
+
+    path: str
+    duration: float
+    model: str
+    events: tuple[Event, ...]
+    sample_rate: int = 0
+    channels: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (see :meth:`Event.to_dict` for the rounding)."""
+        out = _input_fields(self.path, self.duration, self.sample_rate, self.channels, self.model)
+        out["events"] = [e.to_dict() for e in self.events]
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EventResult:
+        """Inverse of :meth:`to_dict` (for tests and for reading outputs back)."""
+        return cls(events=tuple(Event.from_dict(e) for e in d["events"]), **_input_kwargs(d))

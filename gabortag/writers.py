@@ -1,14 +1,16 @@
-"""Output formats for VAD results: one small class per format behind :func:`get_writer`.
+"""Output formats of the task results: one small class per format and task behind
+:func:`get_writer` (``get_writer(fmt, task="vad")``).
 
 A writer is used in one of two modes:
 
-* **one output per input**: ``get_writer(fmt).write_one(result, stream)`` writes a complete
-  document for one :class:`~gabortag.results.VadResult`.
+* **one output per input**: ``get_writer(fmt, task).write_one(result, stream)`` writes a
+  complete document for one result (:class:`~gabortag.results.VadResult` for ``vad``,
+  :class:`~gabortag.results.EventResult` for ``birdcalls``).
 * **one combined output for many inputs**, streamed as results arrive::
 
-      writer = get_writer(fmt)
+      writer = get_writer(fmt, task)
       if not writer.combinable: ...  # refuse: the format holds one file only
-      writer.begin(stream)
+      writer.begin(stream, n_files)                  # n_files: how many inputs, if known
       for each input:
           writer.write_item(result, stream)          # on success
           writer.write_error(path, message, stream)  # on failure (json/jsonl keep it)
@@ -18,7 +20,7 @@ Nothing is held in memory across items except the error list of the ``json`` for
 goes after the ``"files"`` array. A writer keeps per-stream state between :meth:`Writer.begin`
 and :meth:`Writer.end`, so use a fresh writer (``get_writer`` returns one) per stream.
 
-Formats:
+Formats of ``vad``:
 
 * ``json``: ``{"schema_version", "tool", "version", "task", "files": [...], "errors": [...]}``,
   indented by 2; the same document whether written in one go or incrementally.
@@ -34,8 +36,22 @@ Formats:
   alternating ``""`` and ``"speech"`` intervals. One file per TextGrid: not combinable (a
   combined stream accepts a single file).
 
-Times are seconds; json/jsonl/rttm/csv round to the millisecond, audacity and textgrid to the
-microsecond. Errors are ignored by every format except json and jsonl.
+Formats of ``birdcalls`` (events: start, end, label, confidence, low and high frequency):
+
+* ``json``: the same envelope with ``"task": "birdcalls"`` and ``files[].events``
+  (:meth:`~gabortag.results.EventResult.to_dict`); ``jsonl`` as for vad.
+* ``csv``: header ``path,start,end,label,confidence,low_freq,high_freq``, one row per event.
+* ``audacity``: label track ``start<TAB>end<TAB>label``.
+* ``raven``: Raven Pro selection table (extension ``.selections.txt``), tab-separated, header
+  ``Selection, View, Channel, Begin Time (s), End Time (s), Low Freq (Hz), High Freq (Hz),
+  Type, Confidence``; selections numbered from 1, ``View`` is ``Spectrogram 1``, ``Channel``
+  is 1. A combined output over several files (or an unknown number) adds a last column
+  ``Begin File`` holding each event's input as given (its times are relative to that file),
+  and numbers selections on across files. Tabs and line breaks in text become spaces.
+
+Times are seconds; json/jsonl/rttm/csv round to the millisecond, audacity, textgrid and raven
+to the microsecond; frequencies to 0.1 Hz, confidences to 1e-4. Errors are ignored by every
+format except json and jsonl.
 """
 
 from __future__ import annotations
@@ -44,20 +60,23 @@ import csv
 import json
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from pathlib import PurePath
-from typing import Any, ClassVar, TextIO
+from typing import Any, ClassVar, Generic, Protocol, TextIO, TypeVar
 
-from gabortag.results import SCHEMA_VERSION, VadResult
+from gabortag.results import SCHEMA_VERSION, EventResult, VadResult
 
-FORMATS = ("json", "jsonl", "rttm", "csv", "audacity", "textgrid")
-EXTENSIONS = {
-    "json": ".json",
-    "jsonl": ".jsonl",
-    "rttm": ".rttm",
-    "csv": ".csv",
-    "audacity": ".txt",
-    "textgrid": ".TextGrid",
-}
+
+class Result(Protocol):
+    """What every writer needs of a result: its input path and its JSON form."""
+
+    @property
+    def path(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=Result)
 
 
 def _tool_version() -> str:
@@ -69,12 +88,12 @@ def _tool_version() -> str:
     return str(__version__)
 
 
-class Writer(ABC):
-    """One output format.
+class Writer(ABC, Generic[R]):
+    """One output format of one task.
 
     Attributes:
-        format: name of the format (a member of :data:`FORMATS`).
-        extension: file extension with its dot, e.g. ``".json"``.
+        format: name of the format (a member of :func:`formats` of its task).
+        extension: file extension with its dot(s), e.g. ``".json"``, ``".selections.txt"``.
         combinable: whether one stream can hold the results of many inputs.
     """
 
@@ -85,17 +104,18 @@ class Writer(ABC):
     def __init__(self) -> None:
         self.count = 0  # items written since begin()
 
-    def write_one(self, result: VadResult, stream: TextIO) -> None:
+    def write_one(self, result: R, stream: TextIO) -> None:
         """Write the complete output of a single input."""
-        self.begin(stream)
+        self.begin(stream, n_files=1)
         self.write_item(result, stream)
         self.end(stream)
 
-    def begin(self, stream: TextIO) -> None:
-        """Start a (combined) output: write the header, reset the state."""
+    def begin(self, stream: TextIO, n_files: int | None = None) -> None:
+        """Start a (combined) output of ``n_files`` inputs (``None``: unknown): write the
+        header, reset the state."""
         self.count = 0
 
-    def write_item(self, result: VadResult, stream: TextIO) -> None:
+    def write_item(self, result: R, stream: TextIO) -> None:
         """Write one input's result into the output opened by :meth:`begin`."""
         if not self.combinable and self.count >= 1:
             raise ValueError(
@@ -106,12 +126,12 @@ class Writer(ABC):
         self.count += 1
 
     @abstractmethod
-    def _write_item(self, result: VadResult, stream: TextIO) -> None: ...
+    def _write_item(self, result: R, stream: TextIO) -> None: ...
 
-    def write_error(self, path: str, message: str, stream: TextIO) -> None:  # noqa: B027
+    def write_error(self, path: str, message: str, stream: TextIO) -> None:
         """Record that ``path`` failed with ``message`` (ignored unless the format keeps it)."""
 
-    def end(self, stream: TextIO) -> None:  # noqa: B027
+    def end(self, stream: TextIO) -> None:
         """Finish the output opened by :meth:`begin` (write the footer)."""
 
 
@@ -119,29 +139,30 @@ def _indent(text: str, prefix: str) -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-class JsonWriter(Writer):
+class JsonWriter(Writer[Result]):
     """One JSON document; items are streamed into its ``"files"`` array."""
 
     format = "json"
     extension = ".json"
+    task: ClassVar[str] = "vad"
 
     def __init__(self) -> None:
         super().__init__()
         self.errors: list[dict[str, str]] = []
 
-    def begin(self, stream: TextIO) -> None:
-        super().begin(stream)
+    def begin(self, stream: TextIO, n_files: int | None = None) -> None:
+        super().begin(stream, n_files)
         self.errors = []
         header = {
             "schema_version": SCHEMA_VERSION,
             "tool": "gabortag",
             "version": _tool_version(),
-            "task": "vad",
+            "task": self.task,
         }
         # The header's text without its closing "\n}", so that "files" can follow.
         stream.write(json.dumps(header, indent=2)[:-2] + ',\n  "files": [')
 
-    def _write_item(self, result: VadResult, stream: TextIO) -> None:
+    def _write_item(self, result: Result, stream: TextIO) -> None:
         stream.write("," if self.count else "")
         stream.write("\n" + _indent(json.dumps(result.to_dict(), indent=2), "    "))
 
@@ -154,13 +175,19 @@ class JsonWriter(Writer):
         stream.write(f',\n  "errors": {errors}\n}}\n')
 
 
-class JsonlWriter(Writer):
+class EventJsonWriter(JsonWriter):
+    """The ``json`` document of ``birdcalls``: ``"task": "birdcalls"``, ``files[].events``."""
+
+    task = "birdcalls"
+
+
+class JsonlWriter(Writer[Result]):
     """One JSON object per line: a result, or ``{"path", "error"}`` for a failed input."""
 
     format = "jsonl"
     extension = ".jsonl"
 
-    def _write_item(self, result: VadResult, stream: TextIO) -> None:
+    def _write_item(self, result: Result, stream: TextIO) -> None:
         record: dict[str, Any] = {"schema_version": SCHEMA_VERSION, **result.to_dict()}
         stream.write(json.dumps(record) + "\n")
 
@@ -174,7 +201,7 @@ def rttm_uri(path: str) -> str:
     return re.sub(r"\s", "_", stem)
 
 
-class RttmWriter(Writer):
+class RttmWriter(Writer[VadResult]):
     """NIST RTTM, one ``SPEAKER`` line per segment."""
 
     format = "rttm"
@@ -188,25 +215,55 @@ class RttmWriter(Writer):
             stream.write(f"SPEAKER {uri} 1 {onset:.3f} {duration:.3f} <NA> <NA> speech <NA> <NA>\n")
 
 
-class CsvWriter(Writer):
-    """Header ``path,start,end,duration``, then one row per segment."""
+class _CsvWriter(Writer[R]):
+    """CSV with the :attr:`header` row, then the :meth:`rows` of each result."""
 
     format = "csv"
     extension = ".csv"
+    header: ClassVar[tuple[str, ...]]
 
-    def begin(self, stream: TextIO) -> None:
-        super().begin(stream)
-        csv.writer(stream, lineterminator="\n").writerow(["path", "start", "end", "duration"])
+    def begin(self, stream: TextIO, n_files: int | None = None) -> None:
+        super().begin(stream, n_files)
+        csv.writer(stream, lineterminator="\n").writerow(self.header)
 
-    def _write_item(self, result: VadResult, stream: TextIO) -> None:
-        rows = csv.writer(stream, lineterminator="\n")
+    def _write_item(self, result: R, stream: TextIO) -> None:
+        csv.writer(stream, lineterminator="\n").writerows(self.rows(result))
+
+    @abstractmethod
+    def rows(self, result: R) -> Iterable[list[str]]: ...
+
+
+class CsvWriter(_CsvWriter[VadResult]):
+    """Header ``path,start,end,duration``, then one row per segment."""
+
+    header = ("path", "start", "end", "duration")
+
+    def rows(self, result: VadResult) -> Iterable[list[str]]:
         for seg in result.segments:
             start, end = round(seg.start, 3), round(seg.end, 3)
-            rows.writerow([result.path, f"{start:.3f}", f"{end:.3f}", f"{end - start:.3f}"])
+            yield [result.path, f"{start:.3f}", f"{end:.3f}", f"{end - start:.3f}"]
 
 
-class AudacityWriter(Writer):
-    """Audacity label track: ``start<TAB>end<TAB>speech`` per segment.
+class EventCsvWriter(_CsvWriter[EventResult]):
+    """Header ``path,start,end,label,confidence,low_freq,high_freq``, one row per event."""
+
+    header = ("path", "start", "end", "label", "confidence", "low_freq", "high_freq")
+
+    def rows(self, result: EventResult) -> Iterable[list[str]]:
+        for e in result.events:
+            yield [
+                result.path,
+                f"{e.start:.3f}",
+                f"{e.end:.3f}",
+                e.label,
+                f"{e.confidence:.4f}",
+                f"{e.low_freq:.1f}",
+                f"{e.high_freq:.1f}",
+            ]
+
+
+class _LabelTrackWriter(Writer[R]):
+    """Audacity label track: ``start<TAB>end<TAB>text`` per :meth:`labels` item.
 
     Labels have no file column, so a combined output concatenates the labels of every file.
     """
@@ -214,8 +271,77 @@ class AudacityWriter(Writer):
     format = "audacity"
     extension = ".txt"
 
-    def _write_item(self, result: VadResult, stream: TextIO) -> None:
-        stream.writelines(f"{s.start:.6f}\t{s.end:.6f}\tspeech\n" for s in result.segments)
+    def _write_item(self, result: R, stream: TextIO) -> None:
+        stream.writelines(f"{s:.6f}\t{e:.6f}\t{_field(t)}\n" for s, e, t in self.labels(result))
+
+    @abstractmethod
+    def labels(self, result: R) -> Iterable[tuple[float, float, str]]: ...
+
+
+class AudacityWriter(_LabelTrackWriter[VadResult]):
+    """Audacity labels ``start<TAB>end<TAB>speech``, one per segment."""
+
+    def labels(self, result: VadResult) -> Iterable[tuple[float, float, str]]:
+        return ((s.start, s.end, "speech") for s in result.segments)
+
+
+class EventAudacityWriter(_LabelTrackWriter[EventResult]):
+    """Audacity labels ``start<TAB>end<TAB>label``, one per event."""
+
+    def labels(self, result: EventResult) -> Iterable[tuple[float, float, str]]:
+        return ((e.start, e.end, e.label) for e in result.events)
+
+
+def _field(text: str) -> str:
+    """``text`` fit for a tab-separated line: tabs and line breaks become spaces."""
+    return re.sub(r"[\t\r\n]", " ", text)
+
+
+RAVEN_COLUMNS = (
+    "Selection",
+    "View",
+    "Channel",
+    "Begin Time (s)",
+    "End Time (s)",
+    "Low Freq (Hz)",
+    "High Freq (Hz)",
+    "Type",
+    "Confidence",
+)
+
+
+class RavenWriter(Writer[EventResult]):
+    """Raven Pro selection table; a combined output of several files adds ``Begin File``."""
+
+    format = "raven"
+    extension = ".selections.txt"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.with_file = False
+        self.selection = 0
+
+    def begin(self, stream: TextIO, n_files: int | None = None) -> None:
+        super().begin(stream, n_files)
+        self.with_file = n_files != 1
+        self.selection = 0
+        stream.write("\t".join(RAVEN_COLUMNS + ("Begin File",) * self.with_file) + "\n")
+
+    def _write_item(self, result: EventResult, stream: TextIO) -> None:
+        for e in result.events:
+            self.selection += 1
+            row = [
+                str(self.selection),
+                "Spectrogram 1",
+                "1",
+                f"{e.start:.6f}",
+                f"{e.end:.6f}",
+                f"{e.low_freq:.1f}",
+                f"{e.high_freq:.1f}",
+                _field(e.label),
+                f"{e.confidence:.4f}",
+            ]
+            stream.write("\t".join(row + [_field(result.path)] * self.with_file) + "\n")
 
 
 def textgrid_intervals(result: VadResult) -> list[tuple[float, float, str]]:
@@ -248,7 +374,7 @@ def _praat_str(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-class TextGridWriter(Writer):
+class TextGridWriter(Writer[VadResult]):
     """Praat long TextGrid with one IntervalTier ``speech``; one file per TextGrid."""
 
     format = "textgrid"
@@ -284,19 +410,54 @@ class TextGridWriter(Writer):
         stream.write("\n".join(lines) + "\n")
 
 
-_WRITERS: dict[str, type[Writer]] = {
-    w.format: w
-    for w in (JsonWriter, JsonlWriter, RttmWriter, CsvWriter, AudacityWriter, TextGridWriter)
+_WRITERS: dict[str, dict[str, type[Writer[Any]]]] = {
+    "vad": {
+        w.format: w
+        for w in (JsonWriter, JsonlWriter, RttmWriter, CsvWriter, AudacityWriter, TextGridWriter)
+    },
+    "birdcalls": {
+        w.format: w
+        for w in (EventJsonWriter, JsonlWriter, EventCsvWriter, EventAudacityWriter, RavenWriter)
+    },
 }
 
+#: Tasks that have writers.
+TASKS = tuple(_WRITERS)
 
-def get_writer(fmt: str) -> Writer:
-    """A fresh writer for ``fmt`` (case-insensitive), one of :data:`FORMATS`.
+#: Formats of the ``vad`` task, in the order they are listed (kept for 0.1 callers).
+FORMATS = tuple(_WRITERS["vad"])
+
+#: File extension of each ``vad`` format (kept for 0.1 callers; see :func:`extension`).
+EXTENSIONS = {fmt: w.extension for fmt, w in _WRITERS["vad"].items()}
+
+
+def _task_writers(task: str) -> dict[str, type[Writer[Any]]]:
+    writers = _WRITERS.get(task)
+    if writers is None:
+        raise ValueError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
+    return writers
+
+
+def formats(task: str = "vad") -> tuple[str, ...]:
+    """The output formats of ``task``, in the order they are listed."""
+    return tuple(_task_writers(task))
+
+
+def get_writer(fmt: str, task: str = "vad") -> Writer[Any]:
+    """A fresh writer for ``fmt`` (case-insensitive), one of :func:`formats` of ``task``.
 
     Raises:
-        ValueError: ``fmt`` is not a known format; the message lists the valid ones.
+        ValueError: ``task`` or ``fmt`` is unknown; the message lists the valid ones.
     """
-    cls = _WRITERS.get(fmt.lower())
+    writers = _task_writers(task)
+    cls = writers.get(fmt.lower())
     if cls is None:
-        raise ValueError(f"unknown output format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+        raise ValueError(
+            f"unknown output format {fmt!r} for {task}; choose one of: {', '.join(writers)}"
+        )
     return cls()
+
+
+def extension(fmt: str, task: str = "vad") -> str:
+    """File extension (with its dot or dots) of format ``fmt`` of ``task``."""
+    return get_writer(fmt, task).extension

@@ -25,41 +25,13 @@ import soundfile as sf
 import gabortag
 from gabortag.writers import EXTENSIONS, FORMATS
 
+from _cli_helpers import needs_script, run  # isort: skip
+
 DATA = Path(__file__).parent / "data"
 SPEECH = DATA / "speech_noise.flac"
 
 
-def _find_script() -> str | None:
-    beside = Path(sys.executable).parent / "gabortag"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    return shutil.which("gabortag")
-
-
-GABORTAG = _find_script()
-pytestmark = pytest.mark.skipif(
-    GABORTAG is None, reason="the gabortag console script is not installed (pip install -e .)"
-)
-
-
-def run(
-    *args: str | Path, cwd: Path, stdin: bytes | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    """Run the console script; stdout and stderr are decoded text."""
-    assert GABORTAG is not None
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "PYTHONIOENCODING": "utf-8"}
-    done = subprocess.run(
-        [GABORTAG, *map(str, args)],
-        cwd=cwd,
-        input=stdin if stdin is not None else b"",
-        capture_output=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
-    return subprocess.CompletedProcess(
-        done.args, done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
-    )
+pytestmark = needs_script
 
 
 def python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:

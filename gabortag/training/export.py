@@ -28,11 +28,16 @@ class _Probabilities(nn.Module):
         self.net = net
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.net(waveform))
+        logits = self.net(waveform)
+        if logits.dim() == 3:  # (B, T, C): classes
+            return torch.softmax(logits, dim=-1)
+        return torch.sigmoid(logits)
 
 
-def gabor_parameters(layer: GaborConv2d) -> dict[str, Any]:
+def gabor_parameters(layer: nn.Module) -> dict[str, Any]:
     """The four learned numbers of every kernel, as stored in the ONNX metadata."""
+    if not isinstance(layer, GaborConv2d):
+        raise TypeError(f"expected a GaborConv2d first layer, got {type(layer).__name__}")
     with torch.no_grad():
         return {
             "kernel_size": list(layer.kernel_size),

@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         "hop_seconds": net.hop / net.config.sample_rate,
         "labels": ["speech"],
         "parameters": n_params,
-        "gabor_parameters": 4 * net.gabor.n_kernels,
+        "gabor_parameters": 4 * net.config.n_kernels,
         "architecture": net.config.to_dict(),
         "receptive_field_seconds": net.receptive_field / net.config.sample_rate,
         "postprocess": opts.to_dict(),

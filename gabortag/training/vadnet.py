@@ -1,4 +1,8 @@
-"""The voice activity network: waveform → log-mel → Gabor layer → small TCN → speech logits.
+"""Frame taggers: waveform → log-mel → first layer (Gabor) → small TCN → per-frame logits.
+
+The voice activity network (:class:`VadNet`, one output) and the bird call tagger (several
+classes) share this architecture; ``first_layer`` also allows the ablations of the paper's
+claim: a free 2-D convolution of the same kernel size, or no first layer at all.
 
 Everything is *valid* along time, so the network is a fixed function of a sliding window of
 samples: output frame ``j`` depends only on padded samples ``[j·hop, j·hop + receptive_field)``.
@@ -35,6 +39,8 @@ class VadConfig:
     channels: int = 64
     dilations: tuple[int, ...] = (1, 2, 4, 8)
     tcn_kernel: int = 5
+    n_outputs: int = 1  # 1: sigmoid (detection); > 1: softmax over classes
+    first_layer: str = "gabor"  # "gabor", "conv" (free 2-D conv, same size) or "none"
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -55,8 +61,36 @@ class _Block(nn.Module):
         return x[:, :, self.trim : x.shape[-1] - self.trim] + y
 
 
+FIRST_LAYERS = ("gabor", "conv", "none")
+
+
+class _Identity(nn.Module):
+    """No first layer: the log-mel itself, cropped and strided like a valid (1, L_t) conv."""
+
+    def __init__(self, kernel_size: tuple[int, int], stride: int) -> None:
+        super().__init__()
+        self.trim = kernel_size[1] // 2
+        self.stride = stride
+        self.out_channels = 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, :, :, self.trim : x.shape[-1] - self.trim : self.stride]
+
+
+class _FreeConv(nn.Conv2d):
+    """Free 2-D convolution with the Gabor layer's kernel size, stride and output channels."""
+
+    def __init__(self, channels: int, kernel_size: tuple[int, int], stride: int) -> None:
+        super().__init__(
+            1, channels, kernel_size, stride=(1, stride), padding=(kernel_size[0] // 2, 0)
+        )
+
+
 class VadNet(nn.Module):
-    """Waveform ``(B, N)`` float32 at 16 kHz → speech logits ``(B, T)`` at ``hop`` samples."""
+    """Waveform ``(B, N)`` float32 → logits ``(B, T)`` (one output) or ``(B, T, C)``.
+
+    ``T`` frames every ``hop`` samples (see the module docstring for the geometry).
+    """
 
     mel_mean: torch.Tensor  # (n_mels, 1) log-mel mean of the training mixtures
     mel_std: torch.Tensor  # (n_mels, 1)
@@ -68,14 +102,25 @@ class VadNet(nn.Module):
         self.frontend = LogMel(c.sample_rate, c.win_length, c.mel_hop, c.n_mels, c.f_min, c.f_max)
         self.register_buffer("mel_mean", torch.zeros(c.n_mels, 1))
         self.register_buffer("mel_std", torch.ones(c.n_mels, 1))
-        self.gabor = GaborConv2d(c.n_kernels, c.kernel_size, "concat", c.gabor_stride, seed=seed)
-        self.gabor_norm = nn.BatchNorm2d(self.gabor.out_channels)
+        if c.first_layer not in FIRST_LAYERS:
+            raise ValueError(f"first_layer must be one of {FIRST_LAYERS}, got {c.first_layer!r}")
+        self.gabor: nn.Module
+        if c.first_layer == "gabor":
+            self.gabor = GaborConv2d(
+                c.n_kernels, c.kernel_size, "concat", c.gabor_stride, seed=seed
+            )
+        elif c.first_layer == "conv":
+            self.gabor = _FreeConv(2 * c.n_kernels, c.kernel_size, c.gabor_stride)
+        else:
+            self.gabor = _Identity(c.kernel_size, c.gabor_stride)
+        out_channels = int(self.gabor.out_channels)
+        self.gabor_norm = nn.BatchNorm2d(out_channels)
         self.pool = nn.MaxPool2d((c.freq_pool, 1))
-        n_feat = self.gabor.out_channels * (c.n_mels // c.freq_pool)
+        n_feat = out_channels * (c.n_mels // c.freq_pool)
         self.proj = nn.Conv1d(n_feat, c.channels, 1)
         self.proj_norm = nn.BatchNorm1d(c.channels)
         self.blocks = nn.Sequential(*[_Block(c.channels, c.tcn_kernel, d) for d in c.dilations])
-        self.head = nn.Conv1d(c.channels, 1, 1)
+        self.head = nn.Conv1d(c.channels, c.n_outputs, 1)
 
     # --- frame geometry ------------------------------------------------------------------
     @property
@@ -114,8 +159,10 @@ class VadNet(nn.Module):
         b, ch, f, t = x.shape
         x = torch.relu(self.proj_norm(self.proj(x.reshape(b, ch * f, t))))
         x = self.blocks(x)
-        logits: torch.Tensor = self.head(x).squeeze(1)
-        return logits
+        logits: torch.Tensor = self.head(x)
+        if self.config.n_outputs == 1:
+            return logits.squeeze(1)
+        return logits.transpose(1, 2)
 
     def n_outputs(self, n_padded: int) -> int:
         """Number of output frames for a padded input of ``n_padded`` samples."""

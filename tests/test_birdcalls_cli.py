@@ -1,0 +1,308 @@
+"""``gabortag birdcalls`` through the installed console script: formats, batches, exit codes.
+
+Exit codes: 0 every input done, 1 some input failed, 2 usage error. The model is the bundled
+``birdcalls`` one, else a tiny random network (see ``_bird_model``); ``--min-confidence 0``
+makes every frame a call, so that any model gives events to compare across formats.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from gabortag.models import manifest
+from gabortag.writers import formats
+
+from _cli_helpers import needs_script, run  # isort: skip
+
+pytestmark = needs_script
+
+ALL = ("--min-confidence", "0", "--min-duration", "0.05")
+TOL = 1e-3 + 1e-9
+
+
+def chirps(path: Path, sr: int, seconds: float = 2.0, seed: int = 0) -> Path:
+    """Quiet noise with two rising chirps (2→5 kHz at 0.4 s, 4→7 kHz at 1.2 s), mono."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(round(seconds * sr)) / sr
+    x = 0.005 * rng.standard_normal(len(t))
+    for begin, f0, f1 in ((0.4, 2000.0, 5000.0), (1.2, 4000.0, 7000.0)):
+        inside = (t >= begin) & (t < begin + 0.25)
+        u = t[inside] - begin
+        x[inside] += 0.4 * np.sin(2 * np.pi * (f0 * u + (f1 - f0) * u**2 / 0.5))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, x.astype(np.float32), sr)
+    return path
+
+
+@pytest.fixture
+def clips(tmp_path: Path) -> list[str]:
+    """Two recordings in the working folder: 44.1 kHz and 32 kHz."""
+    chirps(tmp_path / "a44.wav", 44_100)
+    chirps(tmp_path / "b32.flac", 32_000, seed=1)
+    return ["a44.wav", "b32.flac"]
+
+
+def events_of(doc: dict[str, object]) -> dict[str, list[dict[str, object]]]:
+    return {f["path"]: f["events"] for f in doc["files"]}  # type: ignore[attr-defined,index]
+
+
+def as_tuples(events: list[dict[str, object]]) -> list[tuple[object, ...]]:
+    keys = ("start", "end", "low_freq", "high_freq", "label", "confidence")
+    return [tuple(e[k] for k in keys) for e in events]
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def test_json_default(tmp_path: Path, clips: list[str], bird_model: str) -> None:
+    done = run("birdcalls", *clips, "-m", bird_model, *ALL, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["schema_version"] == "1.0" and doc["task"] == "birdcalls"
+    assert doc["errors"] == []
+    a, b = doc["files"]
+    assert (a["path"], a["sample_rate"], b["path"], b["sample_rate"]) == (
+        "a44.wav",
+        44_100,
+        "b32.flac",
+        32_000,
+    )
+    for item in doc["files"]:
+        assert item["duration"] == 2.0 and item["events"]
+        for e in item["events"]:
+            assert 0.0 <= e["start"] < e["end"] <= 2.0
+            assert 0.0 <= e["confidence"] <= 1.0
+            assert 0.0 <= e["low_freq"] < e["high_freq"] <= 16_000.0
+            assert e["end"] - e["start"] >= 0.05 - TOL
+    assert "2 inputs: 2 done, 0 skipped, 0 failed" in done.stderr
+
+
+def parse(fmt: str, text: str) -> dict[str, list[tuple[object, ...]]]:
+    """Events per path from the text of ``fmt``, as (start, end, low, high, label, conf)."""
+    out: dict[str, list[tuple[object, ...]]] = {}
+    if fmt == "jsonl":
+        for line in text.splitlines():
+            record = json.loads(line)
+            assert record["schema_version"] == "1.0"
+            out[record["path"]] = as_tuples(record["events"])
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(text)))
+        for r in rows:
+            values = (r["start"], r["end"], r["low_freq"], r["high_freq"])
+            row = (*map(float, values), r["label"], float(r["confidence"]))
+            out.setdefault(r["path"], []).append(row)
+    elif fmt == "raven":
+        reader = csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
+        rows = list(reader)
+        assert "\t".join(reader.fieldnames or []) == (
+            "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\t"
+            "High Freq (Hz)\tType\tConfidence\tBegin File"
+        )
+        assert [int(r["Selection"]) for r in rows] == list(range(1, len(rows) + 1))
+        assert all(r["View"] == "Spectrogram 1" and r["Channel"] == "1" for r in rows)
+        for r in rows:
+            keys = ("Begin Time (s)", "End Time (s)", "Low Freq (Hz)", "High Freq (Hz)")
+            row = (*(float(r[k]) for k in keys), r["Type"], float(r["Confidence"]))
+            out.setdefault(r["Begin File"], []).append(row)
+    else:
+        raise AssertionError(fmt)
+    return out
+
+
+def assert_same_events(got: list[tuple[object, ...]], want: list[tuple[object, ...]]) -> None:
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert g[4] == w[4]  # label
+        assert g[:2] == pytest.approx(w[:2], abs=TOL)  # times
+        assert g[2:4] == pytest.approx(w[2:4], abs=0.05 + 1e-9)  # Hz, to 0.1 Hz
+        assert g[5] == pytest.approx(w[5], abs=1e-4)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "raven"])
+def test_formats_parse_back_to_the_json_events(
+    tmp_path: Path, clips: list[str], bird_model: str, fmt: str
+) -> None:
+    reference = run("birdcalls", *clips, "-m", bird_model, *ALL, "-q", cwd=tmp_path)
+    want = {p: as_tuples(e) for p, e in events_of(json.loads(reference.stdout)).items()}
+
+    done = run("birdcalls", *clips, "-m", bird_model, *ALL, "-f", fmt, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    got = parse(fmt, done.stdout)
+    assert set(got) == set(want)
+    for path in want:
+        assert_same_events(got[path], want[path])
+
+    target = {"jsonl": "all.jsonl", "csv": "all.csv", "raven": "all.selections.txt"}[fmt]
+    to_file = run(
+        "birdcalls", *clips, "-m", bird_model, *ALL, "-f", fmt, "-o", target, "-q", cwd=tmp_path
+    )
+    assert to_file.returncode == 0 and to_file.stdout == "" and to_file.stderr == ""
+    assert (tmp_path / target).read_text(encoding="utf-8") == done.stdout
+
+
+def test_audacity_labels(tmp_path: Path, clips: list[str], bird_model: str) -> None:
+    reference = run("birdcalls", clips[1], "-m", bird_model, *ALL, "-q", cwd=tmp_path)
+    (want,) = events_of(json.loads(reference.stdout)).values()
+    done = run("birdcalls", clips[1], "-m", bird_model, *ALL, "-f", "audacity", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    cols = [line.split("\t") for line in done.stdout.splitlines()]
+    assert [c[2] for c in cols] == [e["label"] for e in want]
+    got = [float(t) for c in cols for t in c[:2]]
+    assert got == pytest.approx([e[k] for e in want for k in ("start", "end")], abs=TOL)
+
+
+def test_raven_per_file_outputs_and_resume(
+    tmp_path: Path, clips: list[str], bird_model: str
+) -> None:
+    chirps(tmp_path / "in" / "site1" / "x.wav", 44_100)
+    chirps(tmp_path / "in" / "y.flac", 32_000)
+    outputs = [
+        tmp_path / "out" / "site1" / "x.selections.txt",
+        tmp_path / "out" / "y.selections.txt",
+    ]
+    done = run("birdcalls", "in", "-m", bird_model, *ALL, "-f", "raven", "-o", "out", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p for p in (tmp_path / "out").rglob("*") if p.is_file()) == sorted(outputs)
+    header = outputs[0].read_text(encoding="utf-8").splitlines()[0].split("\t")
+    assert header[-1] == "Confidence"  # one file per table: no Begin File column
+
+    again = run("birdcalls", "in", "-m", bird_model, "-f", "raven", "-o", "out", cwd=tmp_path)
+    assert again.returncode == 1 and "exists (use --force or --skip-existing)" in again.stderr
+    skip = run(
+        "birdcalls",
+        "in",
+        "-m",
+        bird_model,
+        "-f",
+        "raven",
+        "-o",
+        "out",
+        "--skip-existing",
+        cwd=tmp_path,
+    )
+    assert skip.returncode == 0 and "2 skipped" in skip.stderr
+
+
+def test_stdin_is_read_twice_from_its_cache(
+    tmp_path: Path, clips: list[str], bird_model: str
+) -> None:
+    reference = run("birdcalls", clips[0], "-m", bird_model, *ALL, "-q", cwd=tmp_path)
+    done = run(
+        "birdcalls",
+        "-",
+        "-m",
+        bird_model,
+        *ALL,
+        cwd=tmp_path,
+        stdin=(tmp_path / clips[0]).read_bytes(),
+    )
+    assert done.returncode == 0, done.stderr
+    (item,) = json.loads(done.stdout)["files"]
+    assert item["path"] == "-"
+    assert item["events"] == json.loads(reference.stdout)["files"][0]["events"]
+
+
+# --------------------------------------------------------------------------- options and errors
+
+
+def test_options_reach_the_library(tmp_path: Path, clips: list[str], bird_model: str) -> None:
+    done = run("birdcalls", clips[0], "-m", bird_model, "--min-confidence", "1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["files"][0]["events"] == []
+    long_calls = ("birdcalls", clips[0], "-m", bird_model, "--min-confidence", "0")
+    long_calls += ("--min-duration", "1.5")
+    events = json.loads(run(*long_calls, cwd=tmp_path).stdout)["files"][0]["events"]
+    assert events and all(e["end"] - e["start"] >= 1.5 for e in events)
+    strict = [
+        arg for label in {e["label"] for e in events} for arg in ("--threshold", f"{label}=1")
+    ]
+    done = run(*long_calls, *strict, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["files"][0]["events"] == []
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("chip", r"--threshold 'chip': expected LABEL=VALUE"),
+        ("=0.5", r"--threshold '=0.5': expected LABEL=VALUE"),
+        ("chip=", r"--threshold 'chip=': expected LABEL=VALUE"),
+        ("chip=high", r"--threshold 'chip=high': 'high' is not a number"),
+        ("chip=1.5", r"--threshold 'chip=1.5': 1.5 is not within \[0, 1\]"),
+    ],
+)
+def test_threshold_syntax_errors(
+    tmp_path: Path, clips: list[str], value: str, message: str
+) -> None:
+    # checked before any model is loaded: no -m needed
+    done = run("birdcalls", clips[0], "--threshold", value, cwd=tmp_path)
+    assert done.returncode == 2
+    assert re.search(message, done.stderr), done.stderr
+    assert done.stdout == "" and "Traceback" not in done.stderr
+
+
+def test_threshold_for_an_unknown_type_names_the_model_types(
+    tmp_path: Path, clips: list[str], bird_model: str
+) -> None:
+    done = run("birdcalls", clips[0], "-m", bird_model, "--threshold", "nope=0.5", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--threshold: threshold for unknown call type 'nope'" in done.stderr
+    assert "the model's call types are:" in done.stderr and done.stdout == ""
+    twice = run("birdcalls", clips[0], "--threshold", "a=0.5", "--threshold", "a=0.6", cwd=tmp_path)
+    assert twice.returncode == 2 and "'a' is given twice" in twice.stderr
+
+
+def test_bad_file_in_a_batch(tmp_path: Path, clips: list[str], bird_model: str) -> None:
+    (tmp_path / "broken.wav").write_text("not audio\n", encoding="utf-8")
+    (tmp_path / "empty.flac").write_bytes(b"")
+    inputs = [clips[0], "broken.wav", "missing.wav", "empty.flac", clips[1]]
+    done = run("birdcalls", *inputs, "-m", bird_model, *ALL, cwd=tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert re.search(r"failed broken\.wav: .*not a readable audio file", done.stderr)
+    assert re.search(r"failed empty\.flac: .*empty file", done.stderr)
+    assert "5 inputs: 2 done, 0 skipped, 3 failed" in done.stderr
+    doc = json.loads(done.stdout)
+    assert [f["path"] for f in doc["files"]] == clips
+    assert all(f["events"] for f in doc["files"])
+    assert {e["path"] for e in doc["errors"]} == {"broken.wav", "missing.wav", "empty.flac"}
+
+
+def test_usage_errors(tmp_path: Path, clips: list[str], bird_model: str) -> None:
+    done = run("birdcalls", clips[0], "-m", bird_model, "-f", "rttm", cwd=tmp_path)
+    assert done.returncode == 2 and "'rttm'" in done.stderr
+    assert all(fmt in done.stderr for fmt in formats("birdcalls"))
+    done = run("birdcalls", clips[0], "-m", "vad", cwd=tmp_path)
+    assert done.returncode == 2 and "'vad' model, not a birdcalls model" in done.stderr
+    done = run("birdcalls", clips[0], "-m", "nope", cwd=tmp_path)
+    assert done.returncode == 2 and "unknown model 'nope'" in done.stderr
+    done = run("birdcalls", "missing.wav", "-m", bird_model, cwd=tmp_path)
+    assert done.returncode == 2 and "no audio to process" in done.stderr
+    done = run("birdcalls", clips[0], "-m", bird_model, "--min-gap", "-1", cwd=tmp_path)
+    assert done.returncode == 2
+
+
+def test_default_model_missing_is_a_clear_usage_error(tmp_path: Path, clips: list[str]) -> None:
+    if any(e.name == "birdcalls" for e in manifest()):
+        pytest.skip("the birdcalls model is bundled")
+    done = run("birdcalls", clips[0], cwd=tmp_path)
+    assert done.returncode == 2
+    assert "unknown model 'birdcalls'; bundled models: vad" in done.stderr
+    assert done.stdout == "" and "Traceback" not in done.stderr
+
+
+def test_help(tmp_path: Path) -> None:
+    done = run("--help", cwd=tmp_path)
+    assert done.returncode == 0 and "birdcalls" in done.stdout
+    done = run("birdcalls", "--help", cwd=tmp_path)
+    assert done.returncode == 0
+    for option in ("--min-confidence", "--min-duration", "--min-gap", "--threshold", "raven"):
+        assert option in done.stdout

@@ -1,0 +1,138 @@
+"""A tiny training run on synthetic chirp "calls" of two types learns to tell them apart,
+through the same recipe and release step as the shipped model and `gabortag train birdcalls`."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+RATE = 32000
+
+
+def _chirp(kind: str, seconds: float, rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    lo, hi = (2000.0, 6000.0) if kind == "up" else (6000.0, 2000.0)
+    freq = lo + (hi - lo) * t / seconds
+    phase = 2 * np.pi * np.cumsum(freq) / RATE
+    env = np.sin(np.pi * t / seconds) ** 2
+    return (0.3 * env * np.sin(phase + rng.uniform(0, 6))).astype(np.float32)
+
+
+def _make_corpus(folder: Path, n_files: int = 6, seconds: float = 6.0) -> Path:
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n_files):
+        audio = rng.standard_normal(int(seconds * RATE)).astype(np.float32) * 0.003
+        pos = 0.2
+        while pos < seconds - 0.4:
+            kind = "up" if rng.random() < 0.5 else "down"
+            dur = float(rng.uniform(0.08, 0.15))
+            start = int(pos * RATE)
+            call = _chirp(kind, dur, rng)
+            audio[start : start + len(call)] += call
+            rows.append((f"rec{i}.wav", round(pos, 4), round(pos + dur, 4), kind))
+            pos += dur + float(rng.uniform(0.1, 0.4))
+        sf.write(folder / f"rec{i}.wav", audio, RATE)
+    table = folder / "calls.csv"
+    with open(table, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["file", "onset_s", "offset_s", "label"])
+        w.writerows(rows)
+    return table
+
+
+TINY = [
+    "--kernels",
+    "4",
+    "--kernel-size",
+    "5x9",
+    "--channels",
+    "8",
+    "--epochs",
+    "8",
+    "--from-scratch",
+    "--threads",
+    "2",
+]
+
+
+def test_tiny_training_run_tells_two_chirp_types_apart(tmp_path: Path) -> None:
+    from gabortag.training.release_birdcalls import release
+    from gabortag.training.train_birdcalls import BIRD_CONFIG, train
+    from gabortag.training.vadnet import VadConfig
+
+    table = _make_corpus(tmp_path)
+    config = VadConfig(
+        **{
+            **BIRD_CONFIG.to_dict(),
+            "n_kernels": 4,
+            "kernel_size": (5, 9),
+            "channels": 8,
+            "dilations": (1, 2),
+        }
+    )
+    out = tmp_path / "run"
+    train(
+        tmp_path,
+        table,
+        out,
+        config=config,
+        epochs=15,
+        seed=0,
+        threads=2,
+        lr=1e-2,
+        seconds=1.0,
+        batch_size=8,
+        log=lambda _msg: None,
+    )
+    card = release(out / "best.pt", tmp_path, table, out / "model.onnx", "chirps")
+    val = card["metrics"]["validation"]
+    assert card["labels"][0] == "background" and set(card["labels"]) == {"background", "up", "down"}
+    assert val["note_type_accuracy"] >= 0.9, val
+    assert val["frame_error_rate"] <= 0.2, val
+
+
+def _train_command(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("gabortag")
+    if not exe.exists():
+        pytest.skip("console script not installed")
+    table = tmp_path / "bad.csv"
+    table.write_text("file,onset,label\nx.wav,0.1,a\n")
+    return subprocess.run(
+        [
+            str(exe),
+            "train",
+            "birdcalls",
+            "--audio",
+            str(tmp_path),
+            "--annotations",
+            str(table),
+            "--out",
+            str(tmp_path / "o"),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_train_command_reports_a_bad_table_clearly(tmp_path: Path) -> None:
+    run = _train_command(tmp_path, *TINY)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert "offset_s" in run.stderr, run.stderr
+
+
+def test_train_command_rejects_even_kernel_sizes(tmp_path: Path) -> None:
+    run = _train_command(tmp_path, "--kernel-size", "8x15")
+    assert run.returncode == 2 and "odd" in run.stderr
