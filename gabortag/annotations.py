@@ -195,7 +195,15 @@ def read_event_annotations(
             for a table that names its files; an annotated file is not in ``audio_dir`` (up to
             :data:`MAX_LISTED` are named, with the line of their first event).
     """
-    table = Path(path)
+    try:
+        return _read_table(Path(path), audio_dir, file)
+    except csv.Error as err:
+        raise AnnotationError(str(path), f"not a readable table ({err})") from err
+
+
+def _read_table(
+    table: Path, audio_dir: str | os.PathLike[str] | None, file: str | None
+) -> list[AnnotatedEvent]:
     name = str(table)
     text = _read_text(table)
     lines = text.splitlines()

@@ -84,6 +84,8 @@ def plan_output(
             raise ValueError(f"-o {output}: file exists; add --force to overwrite it")
         if not path.parent.exists():
             raise ValueError(f"-o {output}: folder {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK):
+            raise ValueError(f"-o {output}: folder {path.parent} is not writable")
         plan = OutputPlan("file", path)
     if not writer.combinable and n_inputs > 1:
         raise ValueError(

@@ -97,8 +97,15 @@ def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def _escape(text: str) -> str:
+    """User text (paths, reasons) inside rich markup: brackets are literal."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def _usage_error(message: str) -> typer.Exit:
-    _stderr().print(f"[bold red]error:[/] {message}", markup=True)
+    _stderr().print(f"[bold red]error:[/] {_escape(message)}", markup=True)
     return typer.Exit(2)
 
 
@@ -264,7 +271,7 @@ def _run_task(
     the model (``setup``), run the batch with progress, print the summary, exit 0/1/2."""
     from .batch import Failure, plan_output
     from .discover import discover
-    from .errors import GabortagError
+    from .errors import GabortagError, OutputError
 
     fmt = fmt.lower()
     choices = formats(task)
@@ -278,7 +285,7 @@ def _run_task(
     if not items and missing:
         raise _usage_error("no audio to process: " + "; ".join(str(e) for e in missing))
     try:
-        plan = plan_output(output, fmt, len(items) + len(missing), force=force, task=task)
+        plan = plan_output(output, fmt, len(items), force=force, task=task)
     except ValueError as err:
         raise _usage_error(str(err)) from err
     if skip_existing and plan.mode != "dir":
@@ -291,11 +298,15 @@ def _run_task(
     console = _stderr()
     failures = [Failure(e.path, e.reason) for e in missing]
     for f in failures:
-        console.print(f"[red]failed[/] {f.path}: {f.reason}", markup=True)
+        console.print(f"[red]failed[/] {_escape(f.path)}: {_escape(f.reason)}", markup=True)
     started = time.perf_counter()
-    summary = _run_with_progress(
-        console, task, items, process, fmt, plan, skip_existing, force, failures, quiet
-    )
+    try:
+        summary = _run_with_progress(
+            console, task, items, process, fmt, plan, skip_existing, force, failures, quiet
+        )
+    except OutputError as err:  # the combined output file could not be written
+        console.print(f"[bold red]error:[/] {_escape(str(err))}", markup=True)
+        raise typer.Exit(1) from err
     elapsed = time.perf_counter() - started
     if not quiet:
         total = len(items) + len(missing)
@@ -340,7 +351,8 @@ def _run_with_progress(
         def done(item: InputItem, status: str) -> None:
             if status.startswith("failed"):
                 progress.console.print(
-                    f"[red]failed[/] {item.source}: {status.removeprefix('failed: ')}",
+                    f"[red]failed[/] {_escape(item.source)}: "
+                    f"{_escape(status.removeprefix('failed: '))}",
                     markup=True,
                 )
             progress.advance(bar)

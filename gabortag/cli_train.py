@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 train_app = typer.Typer(
-    help="Train a Gabor network on your own labelled recordings (pip install 'gabortag[train]').",
+    help="Train a Gabor network on your own labelled recordings (pip install 'gabortag\\[train]').",
     no_args_is_help=True,
 )
 
@@ -69,7 +69,7 @@ def train_birdcalls(
     seed: Annotated[int, typer.Option()] = 0,
     threads: Annotated[
         Optional[int],  # noqa: UP045
-        typer.Option(help="torch threads [all cores].", min=1),
+        typer.Option(help="torch threads \\[all cores].", min=1),
     ] = None,
 ) -> None:
     """Train a bird call / note type tagger; writes OUT/model.onnx and OUT/model.card.json.
@@ -115,7 +115,7 @@ def train_birdcalls(
             log=lambda msg: typer.echo(msg, err=True),
         )
         card = release(out / "best.pt", audio, annotations, out / "model.onnx", "birdcalls-custom")
-    except (GabortagError, ValueError, KeyError) as err:
+    except (GabortagError, ValueError, KeyError, RuntimeError, OSError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
     typer.echo(

@@ -98,7 +98,8 @@ class Model:
         return self.spec.card
 
     def run(self, padded: np.ndarray) -> np.ndarray:
-        """Raw network call: padded waveform ``(B, N)`` float32 → scores ``(B, frames)``."""
+        """Raw network call: padded waveform ``(B, N)`` float32 → scores ``(B, frames)``, or
+        ``(B, frames, n_classes)`` for class models."""
         out = self.session.run(None, {self._input: np.ascontiguousarray(padded, np.float32)})
         return np.asarray(out[0])
 

@@ -60,7 +60,15 @@ class ModelEntry:
 
 def manifest() -> list[ModelEntry]:
     """All bundled models, in manifest order."""
-    data = json.loads((models_dir() / "manifest.json").read_text(encoding="utf-8"))
+    path = models_dir() / "manifest.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return _entries(data)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ModelError(f"{path}: unreadable model manifest ({err}); reinstall gabortag") from err
+
+
+def _entries(data: dict[str, Any]) -> list[ModelEntry]:
     return [
         ModelEntry(
             name=m["name"],
@@ -116,10 +124,8 @@ class ModelSpec:
 def resolve(name_or_path: str | Path) -> ModelSpec:
     """A bundled model name (verified against its sha256) or a path to an ``.onnx`` file."""
     text = str(name_or_path)
-    entries = manifest()
-    bundled = {e.name for e in entries} | {a for e in entries for a in e.aliases}
     looks_like_path = isinstance(name_or_path, Path) or text.endswith(".onnx") or "/" in text
-    if text not in bundled and (looks_like_path or Path(text).is_file()):
+    if looks_like_path or (Path(text).is_file() and not _is_bundled(text)):
         path = Path(text)
         if not path.is_file():
             raise ModelError(f"model file {text!r} does not exist")
@@ -137,6 +143,13 @@ def resolve(name_or_path: str | Path) -> ModelSpec:
             f"(sha256 {actual[:12]}..., manifest {entry.sha256[:12]}...); reinstall gabortag"
         )
     return ModelSpec(name=entry.name, path=path, sha256=entry.sha256, card=read_card(entry))
+
+
+def _is_bundled(name: str) -> bool:
+    try:
+        return any(name == e.name or name in e.aliases for e in manifest())
+    except ModelError:
+        return False
 
 
 @lru_cache(maxsize=16)

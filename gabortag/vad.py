@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import load_audio, open_stream
-from .errors import GabortagError
+from .errors import ModelError
 from .inference import DEFAULT_CHUNK_SECONDS, Model, load_model
 from .postprocess import VadOptions, segments_from_scores
 from .results import FrameScores, VadResult
@@ -21,7 +21,7 @@ def default_options(model: Model) -> VadOptions:
 def _as_model(model: Model | str | Path, device: str, threads: int | None) -> Model:
     m = model if isinstance(model, Model) else load_model(model, device=device, threads=threads)
     if m.info.task != "vad":
-        raise GabortagError(f"model {m.name!r} is a {m.info.task!r} model, not a vad model")
+        raise ModelError(f"model {m.name!r} is a {m.info.task!r} model, not a vad model")
     return m
 
 
@@ -61,6 +61,8 @@ def detect_speech(
         blocks: list[np.ndarray] | object = [wav]
         label = "<array>"
     else:
+        if sample_rate is not None:
+            raise ValueError("sample_rate is only for arrays; a file's rate is read from it")
         info, blocks = open_stream(source, m.sample_rate)
         label = str(source)
     parts = list(m.score_stream(blocks, chunk_seconds))  # type: ignore[arg-type]
