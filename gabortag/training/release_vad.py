@@ -90,6 +90,14 @@ def debian_versions(deb_dir: Path | None) -> dict[str, str]:
     return out
 
 
+def _auc_by_step(log: Path) -> dict[int, float] | None:
+    """Development ROC-AUC at each evaluation of the training run, from its log."""
+    if not log.exists():
+        return None
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    return {int(r["step"]): round(float(r["auc"]), 4) for r in records}
+
+
 def tune(probs: list[np.ndarray], refs: list[Any], hop_s: float) -> tuple[VadOptions, float]:
     """Grid search of the decision options on development (frame F1 of the segments)."""
     best: tuple[float, VadOptions] = (-1.0, VadOptions())
@@ -212,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
             "step": ck.get("step"),
             "selected_by": "ROC-AUC on meetings development",
             "development_during_training": ck.get("dev"),
+            "development_auc_by_step": _auc_by_step(run_dir / "log.jsonl"),
             "data": TRAINING_DATA,
             "clip_counts": json.loads(counts_path.read_text()) if counts_path.exists() else None,
             "debian_packages": debian_versions(args.debs),
