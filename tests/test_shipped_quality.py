@@ -48,3 +48,37 @@ def test_quality_bar_on_meetings_test() -> None:
     measured = _measure("test")
     assert measured["roc_auc"] >= 0.975
     assert measured["f1"] >= 0.86
+
+
+FINCH = DATA / "bengalese_finch"
+
+
+@pytest.mark.skipif(not (FINCH / "notes.csv").is_file(), reason=f"no finch data at {FINCH}")
+def test_bird_model_reproduces_its_card_and_meets_the_bar() -> None:
+    from gabortag.annotations import read_event_annotations
+    from gabortag.birdcalls import default_options as bird_options
+    from gabortag.event_metrics import evaluate_events
+    from gabortag.events import decode_events
+
+    model = load_model("birdcalls", threads=1)
+    test_files = model.card["training"]["test_files"]
+    truth: dict[str, list[tuple[float, float, str]]] = {}
+    for a in read_event_annotations(FINCH / "notes.csv"):
+        truth.setdefault(a.file, []).append((a.onset_s, a.offset_s, a.label))
+    opts = bird_options(model)
+    labels = list(model.info.labels)
+    files = []
+    for f in test_files:
+        probs = model.score(load_audio(FINCH / f, model.sample_rate)[0])
+        duration = len(probs) * model.hop_seconds
+        decoded = [
+            (e.start, e.end, e.label)
+            for e in decode_events(probs, model.hop_seconds, duration, labels, opts)
+        ]
+        files.append((probs, truth.get(f, []), decoded))
+    measured = evaluate_events(files, labels, model.hop_seconds).to_dict()
+    card = model.card["metrics"]["test"]
+    for key in ("note_type_accuracy", "note_error_rate", "frame_error_rate"):
+        assert measured[key] == pytest.approx(card[key], abs=2e-4), key
+    assert measured["note_type_accuracy"] >= 0.98
+    assert measured["note_error_rate"] <= 0.03
