@@ -351,6 +351,16 @@ def _os_reason(err: OSError) -> str:
     return (err.strerror or type(err).__name__).lower()
 
 
+def forget(source: str | os.PathLike[str] | bytes) -> None:
+    """Drop the bytes kept for an input that can be read only once (stdin, a pipe).
+
+    The task functions call it when they are done with ``source``, so a long-lived process
+    keeps no old input in memory and a reused pipe path is read afresh.
+    """
+    key = STDIN if source == STDIN else os.fsdecode(source)
+    _ONCE_ONLY_CACHE.pop(key, None)
+
+
 def _read_once_only(key: str, name: str, read: Any) -> bytes:
     """Bytes of an input that can be read only once, from the cache or by calling ``read()``."""
     cached = _ONCE_ONLY_CACHE.get(key)

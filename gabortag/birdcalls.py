@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import load_audio, open_stream
+from .audio import forget, load_audio, open_stream
 from .errors import ModelError
 from .events import BACKGROUND, Detection, EventOptions, call_frames, decode_call_frames
 from .inference import DEFAULT_CHUNK_SECONDS, Model, load_model
@@ -166,6 +166,8 @@ def detect_calls(
     if detections:
         again = [wav] if wav is not None else open_stream(source, m.sample_rate)[1]  # type: ignore[arg-type]
         bands = _bands(again, detections, m.sample_rate, band)
+    if wav is None:
+        forget(source)  # type: ignore[arg-type]
     return EventResult(
         path=name,
         duration=info.duration,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from .audio import load_audio, open_stream
+from .audio import forget, load_audio, open_stream
 from .errors import ModelError
 from .inference import DEFAULT_CHUNK_SECONDS, Model, load_model
 from .postprocess import VadOptions, segments_from_scores
@@ -58,14 +59,16 @@ def detect_speech(
     opts = options or default_options(m)
     if isinstance(source, np.ndarray):
         wav, info = load_audio(source, m.sample_rate, sample_rate=sample_rate)
-        blocks: list[np.ndarray] | object = [wav]
+        blocks: Iterable[np.ndarray] = [wav]
         label = "<array>"
     else:
         if sample_rate is not None:
             raise ValueError("sample_rate is only for arrays; a file's rate is read from it")
         info, blocks = open_stream(source, m.sample_rate)
         label = str(source)
-    parts = list(m.score_stream(blocks, chunk_seconds))  # type: ignore[arg-type]
+    parts = list(m.score_stream(blocks, chunk_seconds))
+    if not isinstance(source, np.ndarray):
+        forget(source)
     probs = np.concatenate([np.zeros(0, np.float32), *parts])
     duration = info.duration
     segments = segments_from_scores(probs, m.hop_seconds, duration, opts)

@@ -104,9 +104,20 @@ def export_onnx(
             raise RuntimeError(f"ONNX export differs from torch by {worst:.2e} > {tolerance:.0e}")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp_out = path.with_suffix(".onnx.tmp")
-        tmp_out.write_bytes(tmp_path.read_bytes())
-        tmp_out.replace(path)
+        try:
+            tmp_out.write_bytes(tmp_path.read_bytes())
+            tmp_out.replace(path)
+        finally:
+            tmp_out.unlink(missing_ok=True)
     return worst
+
+
+def write_json(path: Path, value: object) -> None:
+    """Write ``value`` as indented JSON, atomically (temporary file, then rename)."""
+    from ..batch import atomic_open
+
+    with atomic_open(path) as f:
+        f.write(json.dumps(value, indent=2) + "\n")
 
 
 def json_meta(value: object) -> str:

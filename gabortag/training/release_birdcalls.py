@@ -30,7 +30,7 @@ from ..event_metrics import Span, evaluate_events
 from ..events import EventOptions, decode_events
 from ..inference import Model
 from ..models import ModelSpec, sha256_of
-from .export import export_onnx, gabor_parameters, json_meta
+from .export import export_onnx, gabor_parameters, json_meta, write_json
 from .train_birdcalls import load_audio_at, read_table
 from .vadnet import VadConfig, VadNet
 
@@ -184,7 +184,7 @@ def release(
             "test note error rate": metrics["test"]["note_error_rate"],
         }
     card_path = onnx_path.with_name(onnx_path.name.removesuffix(".onnx") + ".card.json")
-    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    write_json(card_path, card)
     return card
 
 
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
             "sample_rate": card["sample_rate"],
         }
         manifest["models"] = [m for m in manifest["models"] if m["name"] != "birdcalls"] + [entry]
-        manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        write_json(manifest_path, manifest)
     else:
         onnx_path = args.out or args.checkpoint.with_suffix(".onnx")
         card = release(args.checkpoint, args.audio, args.annotations, onnx_path, onnx_path.stem)

@@ -29,7 +29,7 @@ from ..evaluation import evaluate, meetings_split
 from ..inference import Model
 from ..models import ModelSpec, sha256_of
 from ..postprocess import VadOptions, segments_from_scores
-from .export import export_onnx, gabor_parameters, json_meta
+from .export import export_onnx, gabor_parameters, json_meta, write_json
 from .vad_data import load_16k
 from .vadnet import VadConfig, VadNet
 
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     card["checkpoint"] = f"{NAME}.pt"
     card_path = args.models / f"{NAME}.card.json"
-    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    write_json(card_path, card)
     manifest_path = args.models / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"models": []}
     entry = {
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:
         "sample_rate": net.config.sample_rate,
     }
     manifest["models"] = [m for m in manifest["models"] if m["name"] != "vad"] + [entry]
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_json(manifest_path, manifest)
     print(f"wrote {onnx_path} ({card['size_bytes']} bytes, sha256 {card['sha256'][:12]})")
 
 

@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..evaluation import Reference, meetings_split, scores_on_grid
 from ..metrics import detection_scores, roc_auc
-from .labels import FRAME, intervals_to_mask, read_rttm, read_uem
+from .labels import FRAME
 from .vad_data import MixtureSampler, cached_pools, load_16k
 from .vadnet import VadConfig, VadNet
 
@@ -37,35 +38,20 @@ def frame_probabilities(model: VadNet, wav: np.ndarray) -> np.ndarray:
     return torch.sigmoid(logits).numpy()[:n_out]
 
 
-def to_10ms(probs: np.ndarray, hop: int, n_frames: int) -> np.ndarray:
-    """Repeat hop-rate scores onto the 10 ms scoring grid (``n_frames`` frames)."""
-    rep = np.repeat(probs, hop // FRAME)
-    if len(rep) < n_frames:
-        rep = np.concatenate([rep, np.full(n_frames - len(rep), rep[-1] if len(rep) else 0.0)])
-    return rep[:n_frames]
+def dev_set(data_dir: Path) -> list[tuple[Reference, np.ndarray]]:
+    """Meetings development references with their 16 kHz audio, decoded once."""
+    return [(ref, load_16k(ref.audio)) for ref in meetings_split(data_dir, "development")]
 
 
-def meetings_reference(data_dir: Path, split: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """[(file id, 16 kHz audio, 10 ms reference mask restricted to the UEM)]."""
-    meet = data_dir / "meetings"
-    turns, uem = read_rttm(meet / f"{split}.rttm"), read_uem(meet / f"{split}.uem")
-    out = []
-    for fid in (meet / f"{split}.lst").read_text().split():
-        wav = load_16k(meet / f"{fid}.flac")
-        n = -(-len(wav) // FRAME)
-        scored = intervals_to_mask(uem[fid], n)
-        ref = intervals_to_mask(turns.get(fid, []), n)
-        out.append((fid, wav, np.where(scored, ref, -1).astype(np.int8)))
-    return out
-
-
-def evaluate(model: VadNet, refs: list[tuple[str, np.ndarray, np.ndarray]]) -> dict[str, float]:
+def evaluate(model: VadNet, dev: list[tuple[Reference, np.ndarray]]) -> dict[str, float]:
+    """ROC-AUC and frame F1 at a few thresholds, on the protocol of :mod:`gabortag.evaluation`."""
     model.eval()
+    hop_s = model.hop / model.config.sample_rate
     ys, ss = [], []
-    for _fid, wav, ref in refs:
-        s = to_10ms(frame_probabilities(model, wav), model.hop, len(ref))
-        keep = ref >= 0
-        ys.append(ref[keep] == 1)
+    for ref, wav in dev:
+        s = scores_on_grid(frame_probabilities(model, wav), hop_s, len(ref.labels))
+        keep = ref.labels >= 0
+        ys.append(ref.labels[keep] == 1)
         ss.append(s[keep])
     y, s = np.concatenate(ys), np.concatenate(ss)
     out = {"auc": roc_auc(y, s)}
@@ -150,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"resumed at step {step}", flush=True)
     else:
         mel_statistics(model, sampler, 200)
-    dev = meetings_reference(args.data, "development")
+    dev = dev_set(args.data)
     n_out = int(args.seconds * model.config.sample_rate / model.hop)
     loss_fn = nn.BCEWithLogitsLoss()
     running, t_last = 0.0, time.time()
