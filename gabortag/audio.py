@@ -25,7 +25,7 @@ import io
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, Any
 
@@ -116,6 +116,37 @@ def open_stream(
         _FileBlocks(handle, block_frames), handle.info.path, handle.info.sample_rate, target_sr
     )
     return handle.info, blocks
+
+
+@dataclass(frozen=True)
+class Input:
+    """An opened task input: its facts, its blocks at the target rate, how to name it, and
+    the whole waveform when it was given as an array (``None`` for files, which stream)."""
+
+    info: AudioInfo
+    blocks: Iterable[NDArray[np.float32]]
+    name: str
+    array: NDArray[np.float32] | None
+
+
+def open_input(
+    source: str | os.PathLike[str] | bytes | NDArray[Any],
+    target_sr: int,
+    sample_rate: int | None = None,
+) -> Input:
+    """A file, ``"-"`` or an array (with its ``sample_rate``) as mono float32 at ``target_sr``.
+
+    Raises:
+        ValueError: ``sample_rate`` given for a file, or missing for an array.
+        AudioError: the input cannot be read.
+    """
+    if isinstance(source, np.ndarray):
+        wav, info = load_audio(source, target_sr, sample_rate=sample_rate)
+        return Input(info, [wav], ARRAY_NAME, wav)
+    if sample_rate is not None:
+        raise ValueError("sample_rate is only for arrays; a file's rate is read from its header")
+    info, blocks = open_stream(source, target_sr)
+    return Input(info, blocks, os.fsdecode(source), None)
 
 
 def load_audio(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import forget, load_audio, open_stream
+from .audio import forget, open_input, open_stream
 from .errors import ModelError
 from .events import BACKGROUND, Detection, EventOptions, call_frames, decode_call_frames
 from .inference import DEFAULT_CHUNK_SECONDS, Model, load_model
@@ -137,16 +137,8 @@ def detect_calls(
     labels = m.info.labels
     opts.check_labels(labels)
     band = frequency_band(m)
-    wav: np.ndarray | None = None
-    if isinstance(source, np.ndarray):
-        wav, info = load_audio(source, m.sample_rate, sample_rate=sample_rate)
-        blocks: Iterable[np.ndarray] = [wav]
-        name = "<array>"
-    else:
-        if sample_rate is not None:
-            raise ValueError("sample_rate is only for arrays; a file's rate comes from its header")
-        info, blocks = open_stream(source, m.sample_rate)
-        name = str(source)
+    audio = open_input(source, m.sample_rate, sample_rate)
+    info, blocks, name, wav = audio.info, audio.blocks, audio.name, audio.array
     kept_idx, kept_probs = [np.zeros(0, np.int64)], [np.zeros((0, len(labels)), np.float32)]
     frames = 0
     for scores in m.score_stream(blocks, chunk_seconds):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from .audio import forget, load_audio, open_stream
+from .audio import forget, open_input
 from .errors import ModelError
 from .inference import DEFAULT_CHUNK_SECONDS, Model, load_model
 from .postprocess import VadOptions, segments_from_scores
@@ -57,18 +56,11 @@ def detect_speech(
     """
     m = _as_model(model, device, threads)
     opts = options or default_options(m)
-    if isinstance(source, np.ndarray):
-        wav, info = load_audio(source, m.sample_rate, sample_rate=sample_rate)
-        blocks: Iterable[np.ndarray] = [wav]
-        label = "<array>"
-    else:
-        if sample_rate is not None:
-            raise ValueError("sample_rate is only for arrays; a file's rate is read from it")
-        info, blocks = open_stream(source, m.sample_rate)
-        label = str(source)
-    parts = list(m.score_stream(blocks, chunk_seconds))
-    if not isinstance(source, np.ndarray):
-        forget(source)
+    audio = open_input(source, m.sample_rate, sample_rate)
+    info, label = audio.info, audio.name
+    parts = list(m.score_stream(audio.blocks, chunk_seconds))
+    if audio.array is None:
+        forget(source)  # type: ignore[arg-type]
     probs = np.concatenate([np.zeros(0, np.float32), *parts])
     duration = info.duration
     segments = segments_from_scores(probs, m.hop_seconds, duration, opts)
