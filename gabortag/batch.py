@@ -104,6 +104,12 @@ def output_path(plan: OutputPlan, item: InputItem, fmt: str, task: str = "vad") 
     return plan.path / rel.with_name((rel.stem if rel.suffix else rel.name) + ext)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_open(path: Path) -> Iterator[TextIO]:
     """Write to a temporary file beside ``path`` and rename it into place only on success."""
@@ -117,6 +123,7 @@ def atomic_open(path: Path) -> Iterator[TextIO]:
             yield f
             f.flush()
             os.fsync(f.fileno())
+            os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; outputs follow umask
         os.replace(tmp, path)
     except BaseException as err:
         with contextlib.suppress(OSError):

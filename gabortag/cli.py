@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 import typer
 
 from . import __version__
+from .cli_filters import filters
 from .cli_train import train_app
 from .writers import formats
 
@@ -35,6 +36,7 @@ app = typer.Typer(
 models_app = typer.Typer(help="List the bundled models, or show one model's card.")
 app.add_typer(models_app, name="models")
 app.add_typer(train_app, name="train")
+app.command("filters")(filters)
 
 FORMAT_CHOICES = formats("vad")
 DEVICES = ("cpu", "cuda", "auto")
