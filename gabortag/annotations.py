@@ -1,5 +1,10 @@
-"""Reading reference annotations (numpy only): RTTM speaker turns, UEM scored regions, and
-event tables (typed calls or notes) for training and evaluating event models.
+"""Reading reference annotations (numpy only): RTTM speaker turns, UEM scored regions, CSV
+tables of speech segments, and event tables (typed calls or notes) for training and evaluating
+event models.
+
+Speech segment tables (:func:`read_speech_segments`) are CSV with the columns ``file``,
+``start``, ``end`` (seconds; in any order, other columns ignored; comma- or tab-separated as
+below); :func:`read_speech_reference` reads either an RTTM file or such a table.
 
 Event tables (:func:`read_event_annotations`) come in two layouts, told apart by their header:
 
@@ -36,25 +41,112 @@ import numpy as np
 from .errors import AnnotationError
 
 
-def read_rttm(path: Path) -> dict[str, list[tuple[float, float]]]:
-    """RTTM ``SPEAKER`` lines → {file id: [(onset s, offset s), ...]} in file order."""
+def read_rttm(path: str | os.PathLike[str]) -> dict[str, list[tuple[float, float]]]:
+    """RTTM ``SPEAKER`` lines → {file id: [(onset s, offset s), ...]} in file order.
+
+    Other lines (comments ``;;``, other types) are skipped. Raises
+    :class:`~gabortag.errors.AnnotationError` (file and line) when the file cannot be read or a
+    turn's onset or duration is not a finite number >= 0.
+    """
+    name = str(path)
     turns: dict[str, list[tuple[float, float]]] = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(_read_text(Path(path)).splitlines(), 1):
         parts = line.split()
         if len(parts) >= 5 and parts[0] == "SPEAKER":
-            onset, dur = float(parts[3]), float(parts[4])
+            onset = _time(name, number, "onset", parts[3])
+            dur = _time(name, number, "duration", parts[4])
             turns.setdefault(parts[1], []).append((onset, onset + dur))
     return turns
 
 
-def read_uem(path: Path) -> dict[str, list[tuple[float, float]]]:
-    """UEM lines ``file channel start end`` → {file id: [(start s, end s), ...]}."""
+def read_uem(path: str | os.PathLike[str]) -> dict[str, list[tuple[float, float]]]:
+    """UEM lines ``file channel start end`` → {file id: [(start s, end s), ...]}.
+
+    Comment lines (``;``) and lines of fewer than four fields are skipped; errors as for
+    :func:`read_rttm`.
+    """
+    name = str(path)
     regions: dict[str, list[tuple[float, float]]] = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(_read_text(Path(path)).splitlines(), 1):
         parts = line.split()
         if len(parts) >= 4 and not line.startswith(";"):
-            regions.setdefault(parts[0], []).append((float(parts[2]), float(parts[3])))
+            start = _time(name, number, "start", parts[2])
+            end = _time(name, number, "end", parts[3])
+            regions.setdefault(parts[0], []).append((start, end))
     return regions
+
+
+#: Columns of a speech segment table (:func:`read_speech_segments`).
+SPEECH_COLUMNS = ("file", "start", "end")
+
+
+def read_speech_segments(path: str | os.PathLike[str]) -> dict[str, list[tuple[float, float]]]:
+    """A CSV of speech segments (``file,start,end``) → {file as written: [(start s, end s)]}.
+
+    Raises :class:`~gabortag.errors.AnnotationError` (file and line) when the table cannot be
+    read, a column is missing, a time is not a finite number >= 0, an end is not after its
+    start, or a file name is empty.
+    """
+    table = Path(path)
+    name = str(table)
+    text = _read_text(table)
+    lines = text.splitlines()
+    first = next((line for line in lines if line.strip()), None)
+    if first is None:
+        raise AnnotationError(name, "is empty: no header line")
+    delimiter = "\t" if "\t" in first and "," not in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header: list[str] = []
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                header = [cell.strip() for cell in row]
+                break
+        missing = [c for c in SPEECH_COLUMNS if c not in header]
+        if missing:
+            found = ", ".join(repr(h) for h in header)
+            raise AnnotationError(
+                name,
+                f"missing column{'s' * (len(missing) > 1)} {', '.join(missing)}; found: {found} "
+                f"(a speech table needs {', '.join(SPEECH_COLUMNS)}; or give an RTTM file)",
+                reader.line_num,
+            )
+        column = {c: i for i, c in reversed(list(enumerate(header)))}
+        out: dict[str, list[tuple[float, float]]] = {}
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            cells = {c: row[column[c]].strip() if column[c] < len(row) else "" for c in column}
+            audio = cells["file"]
+            if not audio:
+                raise AnnotationError(name, "empty file: which audio file?", line)
+            start = _time(name, line, "start", cells["start"])
+            end = _time(name, line, "end", cells["end"])
+            if end <= start:
+                raise AnnotationError(name, f"end ({end:g}) must be after start ({start:g})", line)
+            out.setdefault(audio, []).append((start, end))
+    except csv.Error as err:
+        raise AnnotationError(name, f"not a readable table ({err})") from err
+    return out
+
+
+def is_rttm(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is an RTTM file: extension ``.rttm``, or a first non-blank, non-comment
+    line that starts with ``SPEAKER``."""
+    table = Path(path)
+    if table.suffix.lower() == ".rttm":
+        return True
+    for line in _read_text(table).splitlines():
+        if line.strip() and not line.startswith(";"):
+            return line.split()[0] == "SPEAKER"
+    return False
+
+
+def read_speech_reference(path: str | os.PathLike[str]) -> dict[str, list[tuple[float, float]]]:
+    """Speech of an RTTM file (:func:`read_rttm`, keys are file ids) or of a CSV speech table
+    (:func:`read_speech_segments`, keys are the ``file`` column as written)."""
+    return read_rttm(path) if is_rttm(path) else read_speech_segments(path)
 
 
 def intervals_to_mask(

@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import IO, Any, BinaryIO, TextIO
 
 from .discover import InputItem
 from .errors import GabortagError, OutputError
@@ -111,15 +111,17 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_open(path: Path) -> Iterator[TextIO]:
-    """Write to a temporary file beside ``path`` and rename it into place only on success."""
+def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
         raise OutputError(f"{path}: cannot write ({err.strerror or err})") from err
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        binary = "b" in mode
+        with os.fdopen(
+            fd, mode, encoding=None if binary else "utf-8", newline=None if binary else ""
+        ) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -131,6 +133,20 @@ def atomic_open(path: Path) -> Iterator[TextIO]:
         if isinstance(err, OSError):
             raise OutputError(f"{path}: cannot write ({err.strerror or err})") from err
         raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path) -> Iterator[TextIO]:
+    """Write text to a temporary file beside ``path``; rename it into place only on success."""
+    with _atomic(path, "w") as f:
+        yield f  # type: ignore[misc]
+
+
+@contextlib.contextmanager
+def atomic_open_binary(path: Path) -> Iterator[BinaryIO]:
+    """Like :func:`atomic_open`, for bytes."""
+    with _atomic(path, "wb") as f:
+        yield f  # type: ignore[misc]
 
 
 Process = Callable[[InputItem], Result]

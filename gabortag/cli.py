@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 import typer
 
 from . import __version__
+from .cli_eval import eval_command
+from .cli_export import export_command
 from .cli_filters import filters
 from .cli_train import train_app
 from .writers import formats
@@ -37,6 +39,8 @@ models_app = typer.Typer(help="List the bundled models, or show one model's card
 app.add_typer(models_app, name="models")
 app.add_typer(train_app, name="train")
 app.command("filters")(filters)
+app.command("eval")(eval_command)
+app.command("export")(export_command)
 
 FORMAT_CHOICES = formats("vad")
 DEVICES = ("cpu", "cuda", "auto")

@@ -12,17 +12,13 @@ temporary name beside the target and renamed into place.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import OutputError
 from .filters import KernelRow, KernelTable, fold_modulation, kernel_images
 
 if TYPE_CHECKING:
@@ -53,24 +49,10 @@ def _new_figure(width: float, height: float) -> Figure:
 
 
 def _save(fig: Figure, path: Path) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as err:
-        raise OutputError(f"{path}: cannot write ({err.strerror or err})") from err
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png")
-        umask = os.umask(0)  # mkstemp makes the file private; give it the usual permissions
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(err, OSError):
-            raise OutputError(f"{path}: cannot write ({err.strerror or err})") from err
-        raise
+    from .batch import atomic_open_binary
+
+    with atomic_open_binary(path) as f:
+        fig.savefig(f, format="png")
 
 
 def plot_kernels(

@@ -18,7 +18,11 @@ def default_options(model: Model) -> VadOptions:
     return VadOptions.from_dict(model.info.postprocess) if model.info.postprocess else VadOptions()
 
 
-def _as_model(model: Model | str | Path, device: str, threads: int | None) -> Model:
+def resolve_model(
+    model: Model | str | Path, device: str = "cpu", threads: int | None = None
+) -> Model:
+    """A loaded voice activity model from a :class:`Model`, a bundled name or an ``.onnx`` path;
+    ``ModelError`` when it cannot be loaded or is a model of another task."""
     m = model if isinstance(model, Model) else load_model(model, device=device, threads=threads)
     if m.info.task != "vad":
         raise ModelError(f"model {m.name!r} is a {m.info.task!r} model, not a vad model")
@@ -54,7 +58,7 @@ def detect_speech(
         AudioError: the input cannot be read (message: ``"path: reason"``).
         ModelError: the model cannot be loaded.
     """
-    m = _as_model(model, device, threads)
+    m = resolve_model(model, device, threads)
     opts = options or default_options(m)
     audio = open_input(source, m.sample_rate, sample_rate)
     info, label = audio.info, audio.name

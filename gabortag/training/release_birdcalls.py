@@ -32,22 +32,19 @@ from ..inference import Model
 from ..models import ModelSpec, sha256_of
 from .export import export_onnx, gabor_parameters, json_meta, write_json
 from .train_birdcalls import load_audio_at, read_table
-from .vadnet import VadConfig, VadNet
+from .vadnet import VadNet, from_checkpoint
 
 
 def load_checkpoint(path: Path) -> tuple[VadNet, dict[str, Any]]:
     ck = torch.load(path, weights_only=False)
-    cfg = dict(ck["config"])
-    cfg["kernel_size"] = tuple(cfg["kernel_size"])
-    cfg["dilations"] = tuple(cfg["dilations"])
-    net = VadNet(VadConfig(**cfg))
-    net.load_state_dict(ck["model"])
-    return net.eval(), ck
+    return from_checkpoint(ck), ck
 
 
 def metadata(
     net: VadNet, name: str, labels: list[str], options: EventOptions | None
 ) -> dict[str, str]:
+    """The ONNX metadata of a bird call tagger (keys in :data:`gabortag.models.METADATA_KEYS`,
+    plus ``gabortag.freq_range``); ``options`` ``None`` stores no decision defaults."""
     c = net.config
     meta = {
         "gabortag.task": "birdcalls",

@@ -31,7 +31,7 @@ from ..models import ModelSpec, sha256_of
 from ..postprocess import VadOptions, segments_from_scores
 from .export import export_onnx, gabor_parameters, json_meta, write_json
 from .vad_data import load_16k
-from .vadnet import VadConfig, VadNet
+from .vadnet import VadNet, from_checkpoint
 
 NAME = "vad-gabor-16k"
 TRAINING_DATA = [
@@ -98,6 +98,29 @@ def _auc_by_step(log: Path) -> dict[int, float] | None:
     return {int(r["step"]): round(float(r["auc"]), 4) for r in records}
 
 
+def vad_metadata(
+    net: VadNet, name: str = "vad", postprocess: VadOptions | None = None
+) -> dict[str, str]:
+    """The ONNX metadata of a voice activity network (keys in
+    :data:`gabortag.models.METADATA_KEYS`); ``postprocess`` ``None`` stores no decision
+    defaults (the runtime then uses :class:`~gabortag.postprocess.VadOptions`' own)."""
+    meta = {
+        "gabortag.task": "vad",
+        "gabortag.name": name,
+        "gabortag.version": "1",
+        "gabortag.sample_rate": str(net.config.sample_rate),
+        "gabortag.hop": str(net.hop),
+        "gabortag.receptive_field": str(net.receptive_field),
+        "gabortag.left_pad": str(net.left_pad),
+        "gabortag.labels": json_meta(["speech"]),
+        "gabortag.config": json_meta(net.config.to_dict()),
+        "gabortag.gabor": json_meta(gabor_parameters(net.gabor)),
+    }
+    if postprocess is not None:
+        meta["gabortag.postprocess"] = json_meta(postprocess.to_dict())
+    return meta
+
+
 def tune(probs: list[np.ndarray], refs: list[Any], hop_s: float) -> tuple[VadOptions, float]:
     """Grid search of the decision options on development (frame F1 of the segments)."""
     best: tuple[float, VadOptions] = (-1.0, VadOptions())
@@ -145,27 +168,10 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
 
     ck = torch.load(args.checkpoint, weights_only=False)
-    cfg = dict(ck["config"])
-    cfg["kernel_size"] = tuple(cfg["kernel_size"])
-    cfg["dilations"] = tuple(cfg["dilations"])
-    net = VadNet(VadConfig(**cfg))
-    net.load_state_dict(ck["model"])
-    net.eval()
+    net = from_checkpoint(ck)
     onnx_path = args.models / f"{NAME}.onnx"
-    base_meta = {
-        "gabortag.task": "vad",
-        "gabortag.name": "vad",
-        "gabortag.version": "1",
-        "gabortag.sample_rate": str(net.config.sample_rate),
-        "gabortag.hop": str(net.hop),
-        "gabortag.receptive_field": str(net.receptive_field),
-        "gabortag.left_pad": str(net.left_pad),
-        "gabortag.labels": json_meta(["speech"]),
-        "gabortag.config": json_meta(net.config.to_dict()),
-        "gabortag.gabor": json_meta(gabor_parameters(net.gabor)),
-    }
     # 1-2: export without post-processing defaults, tune them on development
-    export_onnx(net, onnx_path, base_meta, net.receptive_field + 300 * net.hop)
+    export_onnx(net, onnx_path, vad_metadata(net), net.receptive_field + 300 * net.hop)
     model = Model(ModelSpec("vad", onnx_path, None), threads=1)
     dev_refs = meetings_split(args.data, "development")
     dev_probs = [model.score(load_16k(r.audio)) for r in dev_refs]
@@ -173,10 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"tuned on development: {opts} (F1 {dev_f1:.4f})", flush=True)
     # 3: final export with the tuned defaults, then measure through the shipped file
     worst = export_onnx(
-        net,
-        onnx_path,
-        {**base_meta, "gabortag.postprocess": json_meta(opts.to_dict())},
-        net.receptive_field + 300 * net.hop,
+        net, onnx_path, vad_metadata(net, postprocess=opts), net.receptive_field + 300 * net.hop
     )
     model = Model(ModelSpec("vad", onnx_path, None), threads=1)
     metrics = {

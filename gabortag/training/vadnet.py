@@ -13,7 +13,9 @@ that overlap by ``receptive_field - hop`` samples with results identical to one 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -167,3 +169,14 @@ class VadNet(nn.Module):
     def n_outputs(self, n_padded: int) -> int:
         """Number of output frames for a padded input of ``n_padded`` samples."""
         return max(0, (n_padded - self.receptive_field) // self.hop + 1)
+
+
+def from_checkpoint(ck: Mapping[str, Any]) -> VadNet:
+    """The network (eval mode) of a checkpoint dict holding ``config`` (a :class:`VadConfig` as
+    a dict; lists for its tuples) and ``model`` (the state dict)."""
+    cfg = dict(ck["config"])
+    cfg["kernel_size"] = tuple(cfg["kernel_size"])
+    cfg["dilations"] = tuple(cfg["dilations"])
+    net = VadNet(VadConfig(**cfg))
+    net.load_state_dict(ck["model"])
+    return net.eval()

@@ -1,0 +1,256 @@
+"""``gabortag eval``: measure a model on your annotated recordings (a thin layer that parses,
+validates and calls :func:`gabortag.evaluation.evaluate_vad_files` or
+:func:`gabortag.event_metrics.evaluate_bird_files`).
+
+The metrics go to stdout as a table (to stderr when ``--json -`` puts the JSON on stdout);
+failed files and the one-line summary go to stderr. Exit codes: 0 every file was evaluated,
+1 some file could not be (no reference entry, unreadable audio: each is reported), 2 usage
+errors (unknown task, unreadable reference, wrong model, options of the other task).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .evaluation import FileFailure, VadFilesEvaluation
+    from .event_metrics import EventFilesEvaluation
+
+TASKS = ("vad", "birdcalls")
+
+
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    return Console(file=sys.stderr if stderr else sys.stdout, highlight=False, soft_wrap=True)
+
+
+def _usage_error(message: str) -> typer.Exit:
+    from rich.markup import escape
+
+    _console(True).print(f"[bold red]error:[/] {escape(message)}", markup=True)
+    return typer.Exit(2)
+
+
+def eval_command(
+    task: Annotated[str, typer.Argument(help="vad or birdcalls.", show_default=False)],
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Audio files, folders (searched recursively) or glob patterns; each file is "
+            "matched to the reference by its stem (RTTM file id = file name without extension).",
+            show_default=False,
+        ),
+    ],
+    reference: Annotated[
+        Path,
+        typer.Option(
+            "-r",
+            "--reference",
+            help="vad: an RTTM file, or a CSV file,start,end of speech segments; birdcalls: a "
+            "CSV file,onset_s,offset_s,label or a Raven selection table.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ],
+    model: Annotated[
+        Optional[str],  # noqa: UP045 - typer needs Optional
+        typer.Option(
+            "-m", "--model", help="Bundled model name or .onnx path \\[the task's bundled model]."
+        ),
+    ] = None,
+    uem: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            help="vad: UEM file of the regions to score \\[whole files].",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    collar: Annotated[
+        float,
+        typer.Option(
+            help="vad: seconds on each side of a reference speech boundary left unscored "
+            "(md-eval -c; pyannote's collar=0.5 is 0.25 here).",
+            min=0.0,
+        ),
+    ] = 0.0,
+    json_out: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--json",
+            metavar="FILE",
+            help="Also write the results as JSON to FILE (- for stdout; the table then goes "
+            "to stderr).",
+        ),
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    threads: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="onnxruntime threads \\[onnxruntime default].", min=1),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary line.")] = False,
+) -> None:
+    """Measure a model against reference annotations with the task's standard metrics.
+
+    vad: ROC-AUC, F1, precision, recall, detection error rate (missed, false alarm), 10 ms frames.
+
+    birdcalls: note error rate, note-type accuracy, frame error, onset/offset error, per type P/R.
+
+    Decisions are the model's defaults, as the task commands make them.
+    """
+    from .discover import STDIN, discover
+    from .errors import GabortagError
+
+    if task not in TASKS:
+        raise _usage_error(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    if task == "birdcalls" and (uem is not None or collar > 0):
+        raise _usage_error("--uem and --collar are for vad only")
+    if device not in ("cpu", "cuda", "auto"):
+        raise _usage_error(f"unknown device {device!r}; choose cpu, cuda or auto")
+    if STDIN in inputs:
+        raise _usage_error(
+            "standard input (-) has no file name to match a reference entry; give files"
+        )
+    items, missing = discover(inputs)
+    if not items:
+        raise _usage_error("no audio to evaluate: " + "; ".join(str(e) for e in missing))
+    paths = [item.source for item in items]
+    try:
+        result: VadFilesEvaluation | EventFilesEvaluation
+        if task == "vad":
+            from .evaluation import evaluate_vad_files
+
+            result = evaluate_vad_files(
+                model or task, paths, reference, uem, collar, device=device, threads=threads
+            )
+        else:
+            from .event_metrics import evaluate_bird_files
+
+            result = evaluate_bird_files(
+                model or task, paths, reference, device=device, threads=threads
+            )
+    except (GabortagError, ValueError) as err:
+        raise _usage_error(str(err)) from err
+
+    from .evaluation import FileFailure
+
+    failures = [FileFailure(e.path, e.reason) for e in missing] + list(result.failures)
+    _report_failures(failures)
+    document = result.to_dict()
+    document["errors"] = [f.to_dict() for f in failures]
+    if json_out is not None:
+        text = json.dumps(document, indent=2) + "\n"
+        if json_out == "-":
+            sys.stdout.write(text)
+        else:
+            from .batch import atomic_open
+            from .errors import OutputError
+
+            try:
+                with atomic_open(Path(json_out)) as f:
+                    f.write(text)
+            except OutputError as err:
+                _console(True).print(f"error: {err}", markup=False)
+                raise typer.Exit(1) from err
+    table_console = _console(json_out == "-")
+    if result.overall is None:
+        _console(True).print("error: no file could be evaluated", markup=False)
+    elif task == "vad":
+        _vad_tables(table_console, result)  # type: ignore[arg-type]
+    else:
+        _bird_tables(table_console, result)  # type: ignore[arg-type]
+    if not quiet:
+        total = len(items) + len(missing)
+        _console(True).print(
+            f"gabortag eval {task}: {total} input{'s' * (total != 1)}: "
+            f"{len(result.files)} evaluated, {len(failures)} failed (model {result.model})",
+            markup=False,
+        )
+    raise typer.Exit(1 if failures or result.overall is None else 0)
+
+
+def _report_failures(failures: list[FileFailure]) -> None:
+    from rich.markup import escape
+
+    console = _console(True)
+    for f in failures:
+        console.print(f"[red]failed[/] {escape(f.path)}: {escape(f.reason)}", markup=True)
+
+
+def _num(value: float, digits: int = 4) -> str:
+    return "-" if isinstance(value, float) and math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _vad_tables(console: Console, result: VadFilesEvaluation) -> None:
+    from rich.table import Table
+
+    m = result.overall
+    assert m is not None
+    title = (
+        f"vad: model {result.model}, {len(result.files)} file{'s' * (len(result.files) != 1)}, "
+        f"collar {result.collar:g} s"
+    )
+    table = Table("metric", "value", title=title)
+    rows: list[tuple[str, str]] = [
+        ("ROC-AUC", _num(m.roc_auc)),
+        ("F1", _num(m.f1)),
+        ("precision", _num(m.precision)),
+        ("recall", _num(m.recall)),
+        ("detection error rate", _num(m.detection_error_rate)),
+        ("  missed", _num(m.missed)),
+        ("  false alarm", _num(m.false_alarm)),
+        ("scored seconds", _num(m.scored_seconds, 2)),
+        ("speech seconds", _num(m.speech_seconds, 2)),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+
+
+def _bird_tables(console: Console, result: EventFilesEvaluation) -> None:
+    from rich.table import Table
+
+    m = result.overall
+    assert m is not None
+    title = (
+        f"birdcalls: model {result.model}, {len(result.files)} "
+        f"file{'s' * (len(result.files) != 1)}, {m.true_notes} notes"
+    )
+    table = Table("metric", "value", title=title)
+    rows: list[tuple[str, Any]] = [
+        ("note error rate", _num(m.note_error_rate)),
+        ("note-type accuracy", _num(m.note_type_accuracy)),
+        ("frame error rate", _num(m.frame_error_rate)),
+        ("onset error, median (ms)", _num(m.onset_error_ms_median, 2)),
+        ("offset error, median (ms)", _num(m.offset_error_ms_median, 2)),
+        ("true notes", str(m.true_notes)),
+        ("decoded events", str(m.decoded_events)),
+        ("notes matched (boundaries)", str(m.matched_notes)),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    types = Table(
+        "type", "true", "decoded", "matched", "precision", "recall", "F1", title="per type"
+    )
+    for t in m.per_type:
+        types.add_row(
+            t.label,
+            str(t.true_notes),
+            str(t.decoded_events),
+            str(t.matched),
+            _num(t.precision),
+            _num(t.recall),
+            _num(t.f1),
+        )
+    console.print(types)

@@ -1,0 +1,240 @@
+"""A training checkpoint (``.pt``) → an ONNX model the runtime loads, and its card beside it.
+
+The task is read from the checkpoint: a bird call tagger's holds ``classes`` (its call types),
+a voice activity network's only ``model`` and ``config`` (plus ``step``). The ONNX metadata
+comes from the release scripts (:func:`gabortag.training.release_vad.vad_metadata`,
+:func:`gabortag.training.release_birdcalls.metadata`), and the graph is checked against torch
+on random input before it is written (:func:`gabortag.training.export.export_onnx`).
+
+Export measures nothing: the card holds no metrics, and no tuned decision options unless the
+checkpoint carries them (``postprocess``); the runtime then uses the generic defaults. The
+release scripts tune and measure.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+from ..errors import ModelError, OutputError
+from ..events import EventOptions
+from ..models import sha256_of
+from ..postprocess import VadOptions
+from .export import OPSET, export_onnx, write_json
+from .release_birdcalls import metadata as bird_metadata
+from .release_vad import vad_metadata
+from .vadnet import VadNet, from_checkpoint
+
+#: Samples of the random input the export is checked on: the receptive field plus this many hops.
+CHECK_HOPS = 300
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    """What :func:`export_checkpoint` wrote: the ONNX file, its card file, and the card."""
+
+    onnx: Path
+    card_path: Path
+    card: dict[str, Any]
+
+
+def card_path_of(onnx_path: Path) -> Path:
+    """``<stem>.card.json`` beside ``<stem>.onnx``, where :func:`gabortag.models.resolve` looks."""
+    return onnx_path.with_name(onnx_path.name.removesuffix(".onnx") + ".card.json")
+
+
+def load_training_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The checkpoint dict, loaded with ``weights_only=True`` (no code runs from the file).
+
+    Raises ``ModelError`` naming the file when it is not a torch checkpoint of a dict.
+    """
+    try:
+        ck = torch.load(os.fspath(path), weights_only=True, map_location="cpu")
+    except FileNotFoundError:
+        raise ModelError(f"{os.fspath(path)}: does not exist") from None
+    except Exception as err:  # torch raises many types (UnpicklingError, RuntimeError, EOFError)
+        raise ModelError(
+            f"{os.fspath(path)}: not a torch checkpoint of plain data ({_load_reason(err)}); "
+            "give a .pt written by `gabortag train` or the training scripts"
+        ) from None
+    if not isinstance(ck, dict):
+        raise ModelError(
+            f"{os.fspath(path)}: holds a {type(ck).__name__}, not a checkpoint dict with "
+            "'model' and 'config'"
+        )
+    return ck
+
+
+def _load_reason(err: Exception) -> str:
+    """One line on why ``torch.load`` failed (its weights-only message is a paragraph)."""
+    text = str(err)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        lines = [line.strip() for line in text.split(marker, 1)[1].splitlines() if line.strip()]
+        return "the weights-only loader refused it: " + (lines[0] if lines else "unknown data")
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
+
+
+def checkpoint_task(ck: Mapping[str, Any]) -> str:
+    """``"birdcalls"`` when ``ck`` has ``classes``, ``"vad"`` when it has ``model`` and
+    ``config`` only; ``ModelError`` otherwise."""
+    missing = [k for k in ("model", "config") if k not in ck]
+    if missing:
+        found = ", ".join(map(repr, sorted(map(str, ck)))) or "nothing"
+        raise ModelError(
+            f"not a gabortag checkpoint: it lacks {' and '.join(map(repr, missing))} "
+            f"(found: {found})"
+        )
+    return "birdcalls" if "classes" in ck else "vad"
+
+
+def _network(ck: Mapping[str, Any], source: str) -> VadNet:
+    try:
+        return from_checkpoint(ck)
+    except (TypeError, ValueError, KeyError, RuntimeError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ModelError(
+            f"{source}: its config and weights do not make a network ({reason})"
+        ) from None
+
+
+def export_checkpoint(
+    checkpoint: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    *,
+    name: str | None = None,
+    force: bool = False,
+) -> ExportedModel:
+    """Export ``checkpoint`` to ONNX (``output``, default the checkpoint's path with ``.onnx``)
+    and write its card (``<stem>.card.json``) beside it.
+
+    Args:
+        checkpoint: a ``.pt`` of ``gabortag train``, the training scripts or the release step.
+        output: the ``.onnx`` file to write.
+        name: the model's name in its metadata and outputs (default: ``output``'s stem).
+        force: overwrite an existing ONNX file or card.
+
+    Returns:
+        the paths written and the card (sha256 of the ONNX file, parameters, task, labels,
+        architecture, source checkpoint; no metrics).
+
+    Raises:
+        ModelError: the checkpoint cannot be read or is not a gabortag checkpoint.
+        OutputError: ``output`` does not end in ``.onnx``, or it or its card exists and
+            ``force`` is false.
+        RuntimeError: the ONNX graph differs from torch (nothing is written then).
+    """
+    source = Path(checkpoint)
+    onnx_path = Path(output) if output is not None else source.with_suffix(".onnx")
+    if onnx_path.suffix.lower() != ".onnx":
+        raise OutputError(f"{onnx_path}: the output must end in .onnx")
+    card_path = card_path_of(onnx_path)
+    if not force:
+        existing = [str(p) for p in (onnx_path, card_path) if p.exists()]
+        if existing:
+            raise OutputError(
+                f"{' and '.join(existing)} already exist{'s' * (len(existing) == 1)}; "
+                "choose another output or overwrite (force=True, --force)"
+            )
+    ck = load_training_checkpoint(source)
+    try:
+        task = checkpoint_task(ck)
+    except ModelError as err:
+        raise ModelError(f"{source}: {err}") from None
+    net = _network(ck, str(source))
+    model_name = name or onnx_path.stem
+    post = ck.get("postprocess")
+    if task == "birdcalls":
+        labels = ["background", *map(str, ck["classes"])]
+        if net.config.n_outputs != len(labels):
+            raise ModelError(
+                f"{source}: {len(ck['classes'])} classes but the network has "
+                f"{net.config.n_outputs} outputs (background + one per class expected)"
+            )
+        bird_options = EventOptions.from_dict(post) if post else None
+        meta = bird_metadata(net, model_name, labels, bird_options)
+        options: dict[str, Any] | None = bird_options.to_dict() if bird_options else None
+    else:
+        labels = ["speech"]
+        vad_options = VadOptions.from_dict(post) if post else None
+        meta = vad_metadata(net, model_name, vad_options)
+        options = vad_options.to_dict() if vad_options else None
+    worst = export_onnx(net, onnx_path, meta, net.receptive_field + CHECK_HOPS * net.hop)
+    card = _card(net, ck, task, model_name, labels, options, meta, source, onnx_path, worst)
+    write_json(card_path, card)
+    return ExportedModel(onnx_path, card_path, card)
+
+
+def _card(
+    net: VadNet,
+    ck: Mapping[str, Any],
+    task: str,
+    name: str,
+    labels: list[str],
+    options: dict[str, Any] | None,
+    meta: dict[str, str],
+    source: Path,
+    onnx_path: Path,
+    worst: float,
+) -> dict[str, Any]:
+    c = net.config
+    card: dict[str, Any] = {
+        "name": name,
+        "file": onnx_path.name,
+        "task": task,
+        "version": meta["gabortag.version"],
+        "sample_rate": c.sample_rate,
+        "hop_seconds": net.hop / c.sample_rate,
+        "labels": labels,
+        "parameters": sum(p.numel() for p in net.parameters()),
+        "first_layer": c.first_layer,
+        "gabor_parameters": 4 * c.n_kernels if c.first_layer == "gabor" else 0,
+        "architecture": c.to_dict(),
+        "receptive_field_seconds": net.receptive_field / c.sample_rate,
+    }
+    if task == "birdcalls":
+        card["frequency_range_hz"] = [c.f_min, c.f_max]
+    card["postprocess"] = options
+    if options is None:
+        card["postprocess_note"] = (
+            "the checkpoint carries no tuned decision options: the runtime uses the generic "
+            "defaults; the release scripts tune them"
+        )
+    card["metrics"] = None
+    card["metrics_note"] = (
+        "export measures nothing; evaluate with `gabortag eval` on held-out recordings "
+        "(the release scripts measure and tune)"
+    )
+    training = {k: ck[k] for k in ("step", "epoch") if k in ck}
+    for key in ("validation_files", "test_files"):
+        if key in ck:
+            training[key] = list(ck[key])
+    if "train_files" in ck:
+        training["train_files"] = len(ck["train_files"])
+    card["source_checkpoint"] = {
+        "path": str(source),
+        "sha256": sha256_of(source),
+        **training,
+    }
+    card["software"] = {
+        "gabortag": __version__,
+        "python": platform.python_version(),
+        **{pkg: importlib.metadata.version(pkg) for pkg in ("torch", "onnx", "onnxruntime")},
+    }
+    card["export"] = {
+        "by": "gabortag export",
+        "opset": OPSET,
+        "max_abs_diff_torch_vs_onnx": worst,
+    }
+    card["sha256"] = sha256_of(onnx_path)
+    card["size_bytes"] = onnx_path.stat().st_size
+    return card
