@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -38,12 +40,82 @@ def _kernel_size(text: str) -> tuple[int, int]:
     return mel, frames
 
 
+# option declarations shared by the ``train`` commands
+AudioDir = Annotated[
+    Path,
+    typer.Option(help="Folder of the annotated recordings.", exists=True, file_okay=False),
+]
+OutDir = Annotated[Path, typer.Option(help="Folder for checkpoints, ONNX and card.")]
+Init = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="Fine-tune from this checkpoint (.pt) or bundled model name."),
+]
+FromScratch = Annotated[
+    bool, typer.Option("--from-scratch", help="Ignore --init; start from random weights.")
+]
+Epochs = Annotated[int, typer.Option(min=1)]
+Seed = Annotated[int, typer.Option()]
+Threads = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(help="torch threads \\[all cores].", min=1),
+]
+
+
+def _init_checkpoint(init: str | None, from_scratch: bool) -> Path | None:
+    """The checkpoint to fine-tune: ``init`` as a ``.pt`` path, or the checkpoint a bundled
+    model's card names (``None`` with ``--from-scratch``)."""
+    if not init or from_scratch:
+        return None
+    if init.endswith(".pt"):
+        return Path(init)
+    from .errors import GabortagError
+    from .models import find_entry, models_dir, read_card
+
+    try:
+        card = read_card(find_entry(init))
+    except GabortagError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from err
+    if "checkpoint" not in card:
+        typer.echo(f"error: bundled model {init!r} ships no checkpoint", err=True)
+        raise typer.Exit(2)
+    return models_dir() / str(card["checkpoint"])
+
+
+def _run_options(
+    init: str | None, from_scratch: bool, epochs: int, seed: int, threads: int | None
+) -> dict[str, Any]:
+    """The keyword arguments every training recipe takes, from the shared options."""
+    return {
+        "init": _init_checkpoint(init, from_scratch),
+        "epochs": epochs,
+        "seed": seed,
+        "threads": threads,
+        "log": lambda msg: typer.echo(msg, err=True),
+    }
+
+
+@contextmanager
+def _training_errors() -> Iterator[None]:
+    """Report an expected failure of training or release as one line and exit 1."""
+    from .errors import GabortagError
+
+    try:
+        yield
+    except (GabortagError, ValueError, KeyError, RuntimeError, OSError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
+
+
+def _print_result(out: Path, card: dict[str, Any], **extra: object) -> None:
+    """The trained model's path and validation metrics, as JSON on stdout."""
+    result = {"model": str(out / "model.onnx"), "validation": card["metrics"]["validation"]}
+    typer.echo(json.dumps({**result, **extra}, indent=2))
+
+
 @train_app.command("birdcalls")
 def train_birdcalls(
-    audio: Annotated[
-        Path,
-        typer.Option(help="Folder of the annotated recordings.", exists=True, file_okay=False),
-    ],
+    audio: AudioDir,
     annotations: Annotated[
         Path,
         typer.Option(
@@ -52,25 +124,15 @@ def train_birdcalls(
             dir_okay=False,
         ),
     ],
-    out: Annotated[Path, typer.Option(help="Folder for checkpoints, ONNX and card.")] = Path(
-        "gabortag-birdcalls"
-    ),
-    init: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(help="Fine-tune from this checkpoint (.pt) or bundled model name."),
-    ] = "birdcalls",
-    from_scratch: Annotated[
-        bool, typer.Option("--from-scratch", help="Ignore --init; start from random weights.")
-    ] = False,
-    epochs: Annotated[int, typer.Option(min=1)] = 30,
+    out: OutDir = Path("gabortag-birdcalls"),
+    init: Init = "birdcalls",
+    from_scratch: FromScratch = False,
+    epochs: Epochs = 30,
     kernels: Annotated[int, typer.Option(help="Number of Gabor kernels.", min=1)] = 32,
     kernel_size: Annotated[str, typer.Option(help="Gabor kernel MELxFRAMES (odd).")] = "9x15",
     channels: Annotated[int, typer.Option(help="Width of the back end.", min=4)] = 64,
-    seed: Annotated[int, typer.Option()] = 0,
-    threads: Annotated[
-        Optional[int],  # noqa: UP045
-        typer.Option(help="torch threads \\[all cores].", min=1),
-    ] = None,
+    seed: Seed = 0,
+    threads: Threads = None,
 ) -> None:
     """Train a bird call / note type tagger; writes OUT/model.onnx and OUT/model.card.json.
 
@@ -79,52 +141,55 @@ def train_birdcalls(
     """
     size = _kernel_size(kernel_size)
     _need_torch()
-    from .errors import GabortagError
     from .training.release_birdcalls import release
     from .training.train_birdcalls import BIRD_CONFIG, train
 
-    checkpoint: Path | None = None
-    if init and not from_scratch:
-        if init.endswith(".pt"):
-            checkpoint = Path(init)
-        else:
-            from .models import find_entry, models_dir, read_card
-
-            try:
-                card = read_card(find_entry(init))
-            except GabortagError as err:
-                typer.echo(f"error: {err}", err=True)
-                raise typer.Exit(2) from err
-            if "checkpoint" not in card:
-                typer.echo(f"error: bundled model {init!r} ships no checkpoint", err=True)
-                raise typer.Exit(2)
-            checkpoint = models_dir() / card["checkpoint"]
+    run = _run_options(init, from_scratch, epochs, seed, threads)
     config = dataclasses.replace(
         BIRD_CONFIG, n_kernels=kernels, kernel_size=size, channels=channels
     )
-    try:
-        result = train(
-            audio,
-            annotations,
-            out,
-            config=config,
-            epochs=epochs,
-            seed=seed,
-            threads=threads,
-            init=checkpoint,
-            log=lambda msg: typer.echo(msg, err=True),
-        )
+    with _training_errors():
+        result = train(audio, annotations, out, config=config, **run)
         card = release(out / "best.pt", audio, annotations, out / "model.onnx", "birdcalls-custom")
-    except (GabortagError, ValueError, KeyError, RuntimeError, OSError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from err
-    typer.echo(
-        json.dumps(
-            {
-                "model": str(out / "model.onnx"),
-                "validation": card["metrics"]["validation"],
-                "best_val_frame_error": result["best_val_frame_error"],
-            },
-            indent=2,
-        )
-    )
+    _print_result(out, card, best_val_frame_error=result["best_val_frame_error"])
+
+
+@train_app.command("vad")
+def train_vad(
+    audio: AudioDir,
+    reference: Annotated[
+        Path,
+        typer.Option(
+            help="RTTM file, or CSV file,start,end of speech segments (seconds); matched to "
+            "the audio files by stem.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    uem: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            help="UEM of the scored regions \\[whole files].", exists=True, dir_okay=False
+        ),
+    ] = None,
+    out: OutDir = Path("gabortag-vad"),
+    init: Init = "vad",
+    from_scratch: FromScratch = False,
+    epochs: Epochs = 20,
+    seed: Seed = 0,
+    threads: Threads = None,
+) -> None:
+    """Fine-tune the voice activity model on your recordings; writes OUT/model.onnx and
+    OUT/model.card.json.
+
+    Files are split, not segments: every 8th matched file (sorted by id) validates; the epoch
+    with the best validation ROC-AUC is kept. Run the same command again to resume.
+    """
+    _need_torch()
+    from .training.train_vad_user import release, train
+
+    run = _run_options(init, from_scratch, epochs, seed, threads)
+    with _training_errors():
+        result = train(audio, reference, out, uem=uem, **run)
+        card = release(out / "best.pt", audio, reference, out / "model.onnx", uem=uem)
+    _print_result(out, card, best_val_auc=result["best_val_auc"])

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .. import __version__
-from ..evaluation import evaluate, meetings_split
+from ..evaluation import Reference, evaluate, meetings_split
 from ..inference import Model
 from ..models import ModelSpec, sha256_of
 from ..postprocess import VadOptions, segments_from_scores
@@ -149,7 +149,11 @@ def tune(probs: list[np.ndarray], refs: list[Any], hop_s: float) -> tuple[VadOpt
 
 
 def split_metrics(model: Model, data: Path, split: str, opts: VadOptions) -> dict[str, float]:
-    refs = meetings_split(data, split)
+    return measure(model, meetings_split(data, split), opts)
+
+
+def measure(model: Model, refs: list[Reference], opts: VadOptions) -> dict[str, float]:
+    """Metrics of :mod:`gabortag.evaluation` of ``model`` (decisions ``opts``) on ``refs``."""
     probs = [model.score(load_16k(r.audio)) for r in refs]
     segs = [
         segments_from_scores(p, model.hop_seconds, len(r.labels) * 0.01, opts)

@@ -19,7 +19,7 @@ import itertools
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,15 +164,22 @@ def frame_error(net: VadNet, recs: list[Recording]) -> float:
 
 
 def batch(
-    net: VadNet, recs: list[Recording], rng: np.random.Generator, size: int, n_out: int
+    net: VadNet,
+    recs: list[Recording],
+    rng: np.random.Generator,
+    size: int,
+    n_out: int,
+    fill: float = 0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random crops (gain and noise augmented) of ``n_out`` output frames and their labels;
+    frames past either end of a recording are labelled ``fill``."""
     n = net.receptive_field + (n_out - 1) * net.hop
     xs, ys = [], []
     for _ in range(size):
         r = recs[int(rng.integers(len(recs)))]
         start_frame = int(rng.integers(-n_out // 4, max(1, len(r.labels) - n_out // 2)))
         x = np.zeros(n, np.float32)
-        y = np.zeros(n_out, np.int64)
+        y = np.full(n_out, fill, r.labels.dtype)
         s0 = start_frame * net.hop - net.left_pad
         lo, hi = max(s0, 0), min(s0 + n, len(r.audio))
         if hi > lo:
@@ -188,6 +195,102 @@ def batch(
         xs.append(x)
         ys.append(y)
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
+
+
+def normalise_inputs(net: VadNet, recs: list[Recording]) -> None:
+    """Set the network's input (log-mel) normalisation from the first 20 s of up to 30
+    recordings."""
+    with torch.no_grad():
+        feats = torch.cat(
+            [
+                net.frontend(torch.from_numpy(r.audio[: net.config.sample_rate * 20])[None])[0]
+                for r in recs[:30]
+            ],
+            1,
+        )
+    net.mel_mean.copy_(feats.mean(1, keepdim=True))
+    net.mel_std.copy_(feats.std(1, keepdim=True).clamp_min(1e-3))
+
+
+def fit(
+    net: VadNet,
+    train_recs: list[Recording],
+    out: Path,
+    meta: Mapping[str, object],
+    *,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    validate: Callable[[], dict[str, float]],
+    key: str,
+    higher_is_better: bool,
+    epochs: int,
+    batch_size: int,
+    n_out: int,
+    lr: float,
+    rng: np.random.Generator,
+    say: Callable[[str], None],
+    fill: float = 0,
+) -> float:
+    """The epoch loop shared by the recipes: AdamW + one-cycle schedule, an epoch covering the
+    training frames about once, a JSON line per epoch (``out/log.jsonl``) with the mean loss and
+    the ``validate()`` metrics, ``out/best.pt`` by ``validate()[key]`` and a resumable
+    ``out/last.pt``. Returns the best ``key`` value."""
+    total_frames = sum(len(r.labels) for r in train_recs)
+    steps_per_epoch = max(1, math.ceil(total_frames / (batch_size * n_out)))
+    total_steps = epochs * steps_per_epoch
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, total_steps=total_steps, pct_start=0.1
+    )
+    sign = 1.0 if higher_is_better else -1.0
+    best, epoch = -sign * math.inf, 0
+    last = out / "last.pt"
+    if last.exists():
+        ck = torch.load(last, weights_only=False)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        rng.bit_generator.state = ck["rng"]
+        epoch, best = ck["epoch"], ck["best"]
+        say(f"resumed after epoch {epoch}")
+    net.train()
+    while epoch < epochs:
+        t_epoch, running = time.time(), 0.0
+        for _ in range(steps_per_epoch):
+            x, y = batch(net, train_recs, rng, batch_size, n_out, fill)
+            value = loss(net(x), y)
+            opt.zero_grad()
+            value.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            running += float(value.detach())
+        epoch += 1
+        metrics = validate()
+        record = {
+            "epoch": epoch,
+            "loss": round(running / steps_per_epoch, 4),
+            **{k: round(v, 4) for k, v in metrics.items()},
+            "seconds": round(time.time() - t_epoch, 1),
+        }
+        say(json.dumps(record))
+        with open(out / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        state = {"model": net.state_dict(), **meta, "epoch": epoch}
+        if sign * metrics[key] > sign * best or not (out / "best.pt").exists():
+            best = metrics[key]
+            torch.save({**state, **metrics}, out / "best.pt")
+        torch.save(
+            {
+                **state,
+                "opt": opt.state_dict(),
+                "sched": sched.state_dict(),
+                "rng": rng.bit_generator.state,
+                "best": best,
+            },
+            out / "last.pt.tmp",
+        )
+        (out / "last.pt.tmp").replace(last)
+    return best
 
 
 def train(
@@ -233,26 +336,7 @@ def train(
         f"{len(train_recs)} training files, {len(val_recs)} validation files, "
         f"{len(test_files)} test files held out, classes {classes} ({time.time() - t0:.0f}s)"
     )
-    # input normalisation from the training audio
-    with torch.no_grad():
-        feats = torch.cat(
-            [
-                net.frontend(torch.from_numpy(r.audio[: cfg.sample_rate * 20])[None])[0]
-                for r in train_recs[:30]
-            ],
-            1,
-        )
-    net.mel_mean.copy_(feats.mean(1, keepdim=True))
-    net.mel_std.copy_(feats.std(1, keepdim=True).clamp_min(1e-3))
-    n_out = int(seconds / FRAME_S)
-    total_frames = sum(len(r.labels) for r in train_recs)
-    steps_per_epoch = max(1, math.ceil(total_frames / (batch_size * n_out)))
-    total_steps = epochs * steps_per_epoch
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=lr, total_steps=total_steps, pct_start=0.1
-    )
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
+    normalise_inputs(net, train_recs)
     meta = {
         "classes": classes,
         "config": cfg.to_dict(),
@@ -260,55 +344,23 @@ def train(
         "validation_files": val_files,
         "test_files": test_files,
     }
-    best, epoch = math.inf, 0
-    last = out / "last.pt"
-    if last.exists():
-        ck = torch.load(last, weights_only=False)
-        net.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        rng.bit_generator.state = ck["rng"]
-        epoch, best = ck["epoch"], ck["best"]
-        say(f"resumed after epoch {epoch}")
-    net.train()
-    while epoch < epochs:
-        t_epoch, running = time.time(), 0.0
-        for _ in range(steps_per_epoch):
-            x, y = batch(net, train_recs, rng, batch_size, n_out)
-            logits = net(x)
-            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-            opt.step()
-            sched.step()
-            running += float(loss.detach())
-        epoch += 1
-        val_err = frame_error(net, val_recs)
-        record = {
-            "epoch": epoch,
-            "loss": round(running / steps_per_epoch, 4),
-            "val_frame_error": round(val_err, 4),
-            "seconds": round(time.time() - t_epoch, 1),
-        }
-        say(json.dumps(record))
-        with open(out / "log.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
-        state = {"model": net.state_dict(), **meta, "epoch": epoch}
-        if val_err < best:
-            best = val_err
-            torch.save({**state, "val_frame_error": val_err}, out / "best.pt")
-        torch.save(
-            {
-                **state,
-                "opt": opt.state_dict(),
-                "sched": sched.state_dict(),
-                "rng": rng.bit_generator.state,
-                "best": best,
-            },
-            out / "last.pt.tmp",
-        )
-        (out / "last.pt.tmp").replace(last)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
+    best = fit(
+        net,
+        train_recs,
+        out,
+        meta,
+        loss=lambda logits, y: loss_fn(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)),
+        validate=lambda: {"val_frame_error": frame_error(net, val_recs)},
+        key="val_frame_error",
+        higher_is_better=False,
+        epochs=epochs,
+        batch_size=batch_size,
+        n_out=int(seconds / FRAME_S),
+        lr=lr,
+        rng=rng,
+        say=say,
+    )
     return {"best_val_frame_error": best, **meta}
 
 
