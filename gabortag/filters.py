@@ -57,7 +57,7 @@ CHECKPOINT_INITIAL_KEY = "gabor_initial"
 
 @dataclass(frozen=True)
 class KernelRow:
-    """One kernel in physical units (the fields of ``gabortag.training.gabor.KernelUnits``).
+    """One kernel in physical units (also what ``GaborConv2d.describe`` returns).
 
     ``temporal_modulation_hz`` and ``spectral_modulation_cyc_per_octave`` are signed (their
     signs come from γ); ``(ω, Ω)`` and ``(-ω, -Ω)`` give the same real kernel.

@@ -18,29 +18,19 @@ mel bins.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import nn
 
+from ..filters import KernelRow
 from ..melscale import bins_per_octave
 
 Mode = Literal["real", "imag", "concat", "magnitude"]
 MODES: tuple[str, ...] = ("real", "imag", "concat", "magnitude")
 
 
-@dataclass(frozen=True)
-class KernelUnits:
-    """One kernel in physical units (see :meth:`GaborConv2d.describe`)."""
-
-    index: int
-    temporal_modulation_hz: float
-    spectral_modulation_cyc_per_octave: float
-    sigma_time_ms: float
-    sigma_freq_octaves: float
-    carrier_cycles_per_step: float
-    orientation_rad: float
+KernelUnits = KernelRow  # one kernel in physical units (see GaborConv2d.describe)
 
 
 class GaborConv2d(nn.Module):
