@@ -18,6 +18,7 @@ from .cli_eval import eval_command
 from .cli_export import export_command
 from .cli_filters import filters
 from .cli_train import train_app
+from .runtime import DEVICES
 from .writers import formats
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ app.command("eval")(eval_command)
 app.command("export")(export_command)
 
 FORMAT_CHOICES = formats("vad")
-DEVICES = ("cpu", "cuda", "auto")
 
 # Arguments and options shared by the task commands.
 Inputs = Annotated[
@@ -145,20 +145,9 @@ def vad(
         Optional[float],  # noqa: UP045
         typer.Option(help="Probability below which speech ends \\[model default].", min=0, max=1),
     ] = None,
-    min_speech: Annotated[
-        Optional[float],  # noqa: UP045
-        typer.Option(help="Drop speech shorter than this, seconds \\[model default].", min=0.0),
-    ] = None,
-    min_silence: Annotated[
-        Optional[float],  # noqa: UP045
-        typer.Option(help="Fill gaps shorter than this, seconds \\[model default].", min=0.0),
-    ] = None,
-    pad: Annotated[
-        Optional[float],  # noqa: UP045
-        typer.Option(
-            help="Widen each segment by this on both sides, seconds \\[model default].", min=0.0
-        ),
-    ] = None,
+    min_speech: Annotated[OptionalFloat, _seconds("Drop speech shorter than this")] = None,
+    min_silence: Annotated[OptionalFloat, _seconds("Fill gaps shorter than this")] = None,
+    pad: Annotated[OptionalFloat, _seconds("Widen each segment by this on both sides")] = None,
     scores: Annotated[
         bool, typer.Option("--scores", help="Add frame probabilities (json, jsonl).")
     ] = False,
@@ -171,10 +160,9 @@ def vad(
     """Find speech segments in audio files."""
 
     def setup() -> tuple[Model, Process]:
-        from .inference import load_model
-        from .vad import default_options, detect_speech
+        from .vad import default_options, detect_speech, resolve_model
 
-        m = load_model(model, device=device, threads=threads)
+        m = resolve_model(model, device=device, threads=threads)
         opts = default_options(m).with_overrides(
             onset=onset, offset=offset, min_speech=min_speech, min_silence=min_silence, pad=pad
         )
@@ -284,7 +272,7 @@ def _run_task(
     if fmt not in choices:
         raise _usage_error(f"unknown format {fmt!r}; choose one of {', '.join(choices)}")
     if device not in DEVICES:
-        raise _usage_error(f"unknown device {device!r}; choose cpu, cuda or auto")
+        raise _usage_error(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
     if inputs.count("-") > 1:
         raise _usage_error("stdin (-) can be given only once")
     items, missing = discover(inputs)

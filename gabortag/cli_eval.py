@@ -14,7 +14,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -191,8 +191,16 @@ def _num(value: float, digits: int = 4) -> str:
     return "-" if isinstance(value, float) and math.isnan(value) else f"{value:.{digits}f}"
 
 
-def _vad_tables(console: Console, result: VadFilesEvaluation) -> None:
+def _metric_table(console: Console, title: str, rows: list[tuple[str, str]]) -> None:
     from rich.table import Table
+
+    table = Table("metric", "value", title=title)
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+
+
+def _vad_tables(console: Console, result: VadFilesEvaluation) -> None:
 
     m = result.overall
     assert m is not None
@@ -200,7 +208,6 @@ def _vad_tables(console: Console, result: VadFilesEvaluation) -> None:
         f"vad: model {result.model}, {len(result.files)} file{'s' * (len(result.files) != 1)}, "
         f"collar {result.collar:g} s"
     )
-    table = Table("metric", "value", title=title)
     rows: list[tuple[str, str]] = [
         ("ROC-AUC", _num(m.roc_auc)),
         ("F1", _num(m.f1)),
@@ -212,9 +219,7 @@ def _vad_tables(console: Console, result: VadFilesEvaluation) -> None:
         ("scored seconds", _num(m.scored_seconds, 2)),
         ("speech seconds", _num(m.speech_seconds, 2)),
     ]
-    for name, value in rows:
-        table.add_row(name, value)
-    console.print(table)
+    _metric_table(console, title, rows)
 
 
 def _bird_tables(console: Console, result: EventFilesEvaluation) -> None:
@@ -226,8 +231,7 @@ def _bird_tables(console: Console, result: EventFilesEvaluation) -> None:
         f"birdcalls: model {result.model}, {len(result.files)} "
         f"file{'s' * (len(result.files) != 1)}, {m.true_notes} notes"
     )
-    table = Table("metric", "value", title=title)
-    rows: list[tuple[str, Any]] = [
+    rows: list[tuple[str, str]] = [
         ("note error rate", _num(m.note_error_rate)),
         ("note-type accuracy", _num(m.note_type_accuracy)),
         ("frame error rate", _num(m.frame_error_rate)),
@@ -237,9 +241,7 @@ def _bird_tables(console: Console, result: EventFilesEvaluation) -> None:
         ("decoded events", str(m.decoded_events)),
         ("notes matched (boundaries)", str(m.matched_notes)),
     ]
-    for name, value in rows:
-        table.add_row(name, value)
-    console.print(table)
+    _metric_table(console, title, rows)
     types = Table(
         "type", "true", "decoded", "matched", "precision", "recall", "F1", title="per type"
     )
