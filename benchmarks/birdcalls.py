@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from gabortag.audio import load_audio
 from gabortag.events import EventOptions
 from gabortag.inference import Model, load_model
 from gabortag.models import ModelSpec
@@ -37,7 +38,7 @@ from gabortag.training.release_birdcalls import (
     measure,
     release,
 )
-from gabortag.training.train_birdcalls import load_audio_at, read_table
+from gabortag.training.train_birdcalls import read_table
 
 torch.set_num_threads(1)
 
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
 
     shipped = load_model("birdcalls", threads=1)
     test_files = shipped.card["training"]["test_files"]
-    audio = [load_audio_at(audio_dir / f, shipped.sample_rate) for f in test_files]
+    audio = [load_audio(audio_dir / f, shipped.sample_rate)[0] for f in test_files]
     probs = [shipped.score(a) for a in audio]
     options = EventOptions.from_dict(shipped.info.postprocess)
     rows.append(

@@ -26,12 +26,13 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..audio import load_audio
 from ..event_metrics import Span, evaluate_events
 from ..events import EventOptions, decode_events
 from ..inference import Model
 from ..models import ModelSpec, sha256_of
 from .export import export_onnx, gabor_parameters, json_meta, write_json
-from .train_birdcalls import load_audio_at, read_table
+from .train_birdcalls import read_table
 from .vadnet import VadNet, from_checkpoint
 
 
@@ -73,7 +74,7 @@ def file_truth(table: list[tuple[str, float, float, str]]) -> dict[str, list[Spa
 
 
 def score_files(model: Model, audio_dir: Path, files: list[str]) -> list[np.ndarray]:
-    return [model.score(load_audio_at(audio_dir / f, model.sample_rate)) for f in files]
+    return [model.score(load_audio(audio_dir / f, model.sample_rate)[0]) for f in files]
 
 
 def decode(probs: np.ndarray, model: Model, options: EventOptions) -> list[Span]:

@@ -25,12 +25,12 @@ import numpy as np
 import torch
 
 from .. import __version__
+from ..audio import load_audio
 from ..evaluation import Reference, evaluate, meetings_split
 from ..inference import Model
 from ..models import ModelSpec, sha256_of
 from ..postprocess import VadOptions, segments_from_scores
 from .export import export_onnx, gabor_parameters, json_meta, write_json
-from .vad_data import load_16k
 from .vadnet import VadNet, from_checkpoint
 
 NAME = "vad-gabor-16k"
@@ -154,7 +154,7 @@ def split_metrics(model: Model, data: Path, split: str, opts: VadOptions) -> dic
 
 def measure(model: Model, refs: list[Reference], opts: VadOptions) -> dict[str, float]:
     """Metrics of :mod:`gabortag.evaluation` of ``model`` (decisions ``opts``) on ``refs``."""
-    probs = [model.score(load_16k(r.audio)) for r in refs]
+    probs = [model.score(load_audio(r.audio, model.sample_rate)[0]) for r in refs]
     segs = [
         segments_from_scores(p, model.hop_seconds, len(r.labels) * 0.01, opts)
         for p, r in zip(probs, refs, strict=True)
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     export_onnx(net, onnx_path, vad_metadata(net), net.receptive_field + 300 * net.hop)
     model = Model(ModelSpec("vad", onnx_path, None), threads=1)
     dev_refs = meetings_split(args.data, "development")
-    dev_probs = [model.score(load_16k(r.audio)) for r in dev_refs]
+    dev_probs = [model.score(load_audio(r.audio, model.sample_rate)[0]) for r in dev_refs]
     opts, dev_f1 = tune(dev_probs, dev_refs, model.hop_seconds)
     print(f"tuned on development: {opts} (F1 {dev_f1:.4f})", flush=True)
     # 3: final export with the tuned defaults, then measure through the shipped file

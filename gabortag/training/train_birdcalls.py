@@ -28,6 +28,8 @@ import torch
 from torch import nn
 
 from ..annotations import read_event_annotations
+from ..audio import load_audio
+from .optim import optimiser_step
 from .vadnet import VadConfig, VadNet
 
 BIRD_CONFIG = VadConfig(
@@ -62,17 +64,6 @@ def read_table(path: Path, audio_dir: Path | None = None) -> list[tuple[str, flo
     return [
         (a.file, a.onset_s, a.offset_s, a.label) for a in read_event_annotations(path, audio_dir)
     ]
-
-
-def load_audio_at(path: Path, rate: int) -> np.ndarray:
-    import soundfile as sf
-    import soxr
-
-    data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    mono = data.mean(axis=1)
-    if sr != rate:
-        mono = soxr.resample(mono, sr, rate)
-    return np.ascontiguousarray(mono, dtype=np.float32)
 
 
 def frame_labels(
@@ -114,7 +105,7 @@ def load_recordings(
             by_file[file].append((on, off, index[label]))
     out = []
     for f in files:
-        audio = load_audio_at(audio_dir / f, net.config.sample_rate)
+        audio = load_audio(audio_dir / f, net.config.sample_rate)[0]
         out.append(
             Recording(
                 f, audio, frame_labels(len(audio), net.hop, net.config.sample_rate, by_file[f])
@@ -257,13 +248,7 @@ def fit(
         t_epoch, running = time.time(), 0.0
         for _ in range(steps_per_epoch):
             x, y = batch(net, train_recs, rng, batch_size, n_out, fill)
-            value = loss(net(x), y)
-            opt.zero_grad()
-            value.backward()
-            nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-            opt.step()
-            sched.step()
-            running += float(value.detach())
+            running += optimiser_step(net, opt, sched, loss(net(x), y))
         epoch += 1
         metrics = validate()
         record = {

@@ -21,6 +21,7 @@ from torch import nn
 from ..evaluation import Reference, meetings_split, scores_on_grid
 from ..metrics import detection_scores, roc_auc
 from .labels import FRAME
+from .optim import optimiser_step
 from .vad_data import MixtureSampler, cached_pools, load_16k
 from .vadnet import VadConfig, VadNet
 
@@ -142,14 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     running, t_last = 0.0, time.time()
     while step < args.steps:
         x, y = batch(model, sampler, args.batch, n_out)
-        loss = loss_fn(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        sched.step()
+        running += optimiser_step(model, opt, sched, loss_fn(model(x), y))
         step += 1
-        running += float(loss)
         if step % 20 == 0:
             print(
                 f"step {step} loss {running / 20:.4f} {(time.time() - t_last) / 20:.2f}s/step",

@@ -25,6 +25,7 @@ from torch import nn
 
 from .. import __version__
 from ..annotations import is_rttm, read_speech_reference, read_uem
+from ..audio import load_audio
 from ..discover import is_audio_name
 from ..errors import AnnotationError
 from ..evaluation import FRAME_S, Reference, keyed_by_stem, reference_id, reference_labels
@@ -34,7 +35,6 @@ from .export import export_onnx, write_json
 from .release_vad import measure, tune, vad_metadata
 from .train_birdcalls import Recording, fit, normalise_inputs, split_files
 from .train_vad import evaluate
-from .vad_data import load_16k
 from .vadnet import VadConfig, VadNet, from_checkpoint
 
 VAD_CONFIG = VadConfig()
@@ -137,7 +137,7 @@ def train(
     else:
         net = VadNet(dataclasses.replace(config, n_outputs=1), seed=seed)
     out.mkdir(parents=True, exist_ok=True)
-    wavs = {f: load_16k(refs[f].audio) for f in refs}
+    wavs = {f: load_audio(refs[f].audio, net.config.sample_rate)[0] for f in refs}
     ratio = round(net.hop / (net.config.sample_rate * FRAME_S))
     train_recs = [
         Recording(f, wavs[f], hop_targets(refs[f].labels, -(-len(wavs[f]) // net.hop), ratio))
@@ -192,7 +192,11 @@ def release(
     example = net.receptive_field + 300 * net.hop
     export_onnx(net, onnx_path, vad_metadata(net, name), example)
     model = Model(ModelSpec(name, onnx_path, None), threads=1)
-    opts, _ = tune([model.score(load_16k(r.audio)) for r in refs], refs, model.hop_seconds)
+    opts, _ = tune(
+        [model.score(load_audio(r.audio, model.sample_rate)[0]) for r in refs],
+        refs,
+        model.hop_seconds,
+    )
     worst = export_onnx(net, onnx_path, vad_metadata(net, name, opts), example)
     model = Model(ModelSpec(name, onnx_path, None), threads=1)
     card: dict[str, Any] = {
