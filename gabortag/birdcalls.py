@@ -21,7 +21,7 @@ import numpy as np
 from .audio import forget, open_input, open_stream
 from .errors import ModelError
 from .events import BACKGROUND, Detection, EventOptions, call_frames, decode_call_frames
-from .inference import DEFAULT_CHUNK_SECONDS, Model, load_model
+from .inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
 from .results import Event, EventResult
 from .spectral import PowerSpectrum, central_band, check_band
 
@@ -37,8 +37,7 @@ def default_options(model: Model) -> EventOptions:
 
 def check_model(model: Model) -> Model:
     """``model`` itself if it is a bird-call model (task, labels), else ``ModelError``."""
-    if model.info.task != TASK:
-        raise ModelError(f"model {model.name!r} is a {model.info.task!r} model, not a {TASK} model")
+    check_task(model, TASK)
     labels = model.info.labels
     if len(labels) < 2 or labels[0] != BACKGROUND:
         raise ModelError(
@@ -66,8 +65,7 @@ def resolve_model(
     model: Model | str | Path, device: str = "cpu", threads: int | None = None
 ) -> Model:
     """A loaded bird-call model from a :class:`Model`, a bundled name or an ``.onnx`` path."""
-    m = model if isinstance(model, Model) else load_model(model, device=device, threads=threads)
-    return check_model(m)
+    return check_model(as_model(model, device, threads))
 
 
 def _bands(

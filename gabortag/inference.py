@@ -186,3 +186,15 @@ def load_model(
     choose; benchmarks pass 1.
     """
     return _cached(str(name_or_path), device, threads)
+
+
+def as_model(model: Model | str | Path, device: str = "cpu", threads: int | None = None) -> Model:
+    """``model`` itself when it is loaded, else :func:`load_model` of the name or path."""
+    return model if isinstance(model, Model) else load_model(model, device=device, threads=threads)
+
+
+def check_task(model: Model, task: str) -> Model:
+    """``model`` itself if it was made for ``task`` (its ``gabortag.task``), else ``ModelError``."""
+    if model.info.task != task:
+        raise ModelError(f"model {model.name!r} is a {model.info.task!r} model, not a {task} model")
+    return model

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import forget, open_input
-from .errors import ModelError
-from .inference import DEFAULT_CHUNK_SECONDS, Model, load_model
+from .inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
 from .postprocess import VadOptions, segments_from_scores
 from .results import FrameScores, VadResult
 
@@ -23,10 +22,7 @@ def resolve_model(
 ) -> Model:
     """A loaded voice activity model from a :class:`Model`, a bundled name or an ``.onnx`` path;
     ``ModelError`` when it cannot be loaded or is a model of another task."""
-    m = model if isinstance(model, Model) else load_model(model, device=device, threads=threads)
-    if m.info.task != "vad":
-        raise ModelError(f"model {m.name!r} is a {m.info.task!r} model, not a vad model")
-    return m
+    return check_task(as_model(model, device, threads), "vad")
 
 
 def detect_speech(
