@@ -186,3 +186,155 @@ class EventResult:
     def from_dict(cls, d: dict[str, Any]) -> EventResult:
         """Inverse of :meth:`to_dict` (for tests and for reading outputs back)."""
         return cls(events=tuple(Event.from_dict(e) for e in d["events"]), **_input_kwargs(d))
+
+
+@dataclass(frozen=True)
+class SceneLabel:
+    """One label reported for a window: ``score`` is its class probability in ``[0, 1]``."""
+
+    label: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (score to 1e-4)."""
+        return {"label": self.label, "score": round(self.score, 4)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SceneLabel:
+        return cls(str(d["label"]), float(d["score"]))
+
+
+@dataclass(frozen=True)
+class SceneWindow:
+    """One analysis window: ``[start, end)`` seconds, and the labels reported for it.
+
+    ``labels`` are sorted by score, highest first; empty when no label reached the minimum score.
+    """
+
+    start: float
+    end: float
+    labels: tuple[SceneLabel, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (times to the millisecond)."""
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "labels": [lab.to_dict() for lab in self.labels],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SceneWindow:
+        return cls(
+            float(d["start"]),
+            float(d["end"]),
+            tuple(SceneLabel.from_dict(lab) for lab in d["labels"]),
+        )
+
+
+@dataclass(frozen=True)
+class ScoredSpan:
+    """A window where a label was reported: ``[start, end)`` seconds and the label's score."""
+
+    start: float
+    end: float
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "score": round(self.score, 4),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ScoredSpan:
+        return cls(float(d["start"]), float(d["end"]), float(d["score"]))
+
+
+@dataclass(frozen=True)
+class LabelSummary:
+    """What one label amounts to over a file.
+
+    Attributes:
+        label: the label.
+        duration: seconds covered by the windows where it is reported: the length of their
+            union, so overlapping windows count once.
+        windows: how many windows report it.
+        best: its strongest windows, highest score first (ties: earliest first).
+    """
+
+    label: str
+    duration: float
+    windows: int
+    best: tuple[ScoredSpan, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "duration": round(self.duration, 3),
+            "windows": self.windows,
+            "best": [s.to_dict() for s in self.best],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LabelSummary:
+        return cls(
+            label=str(d["label"]),
+            duration=float(d["duration"]),
+            windows=int(d["windows"]),
+            best=tuple(ScoredSpan.from_dict(s) for s in d["best"]),
+        )
+
+
+@dataclass(frozen=True)
+class SceneResult:
+    """Sound-scene labels over time of one input.
+
+    Attributes:
+        path, duration, model, sample_rate, channels, extra: as for :class:`VadResult`.
+        window, hop: seconds of one analysis window and between window starts.
+        windows: every analysis window, sorted by start (see :mod:`gabortag.scenes`).
+        summary: one entry per label reported anywhere in the file, longest total duration
+            first (ties: highest score first, then by name).
+    """
+
+    path: str
+    duration: float
+    model: str
+    window: float
+    hop: float
+    windows: tuple[SceneWindow, ...]
+    summary: tuple[LabelSummary, ...]
+    sample_rate: int = 0
+    channels: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The labels present in the file (reported for at least one window), as in
+        :attr:`summary`."""
+        return tuple(s.label for s in self.summary)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: times to the millisecond, scores to 1e-4."""
+        out = _input_fields(self.path, self.duration, self.sample_rate, self.channels, self.model)
+        out |= {
+            "window": round(self.window, 6),
+            "hop": round(self.hop, 6),
+            "summary": [s.to_dict() for s in self.summary],
+            "windows": [w.to_dict() for w in self.windows],
+        }
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SceneResult:
+        """Inverse of :meth:`to_dict` (for tests and for reading outputs back)."""
+        return cls(
+            window=float(d["window"]),
+            hop=float(d["hop"]),
+            windows=tuple(SceneWindow.from_dict(w) for w in d["windows"]),
+            summary=tuple(LabelSummary.from_dict(s) for s in d["summary"]),
+            **_input_kwargs(d),
+        )
