@@ -5,7 +5,8 @@ A writer is used in one of two modes:
 
 * **one output per input**: ``get_writer(fmt, task).write_one(result, stream)`` writes a
   complete document for one result (:class:`~gabortag.results.VadResult` for ``vad``,
-  :class:`~gabortag.results.EventResult` for ``birdcalls``).
+  :class:`~gabortag.results.EventResult` for ``birdcalls``,
+  :class:`~gabortag.results.SceneResult` for ``scenes``).
 * **one combined output for many inputs**, streamed as results arrive::
 
       writer = get_writer(fmt, task)
@@ -49,9 +50,25 @@ Formats of ``birdcalls`` (events: start, end, label, confidence, low and high fr
   ``Begin File`` holding each event's input as given (its times are relative to that file),
   and numbers selections on across files. Tabs and line breaks in text become spaces.
 
+Formats of ``scenes`` (analysis windows, each with the labels reported for it, and a per-label
+summary; see :mod:`gabortag.scenes`):
+
+* ``json``: the same envelope with ``"task": "scenes"``; each of ``files[]`` holds ``window`` and
+  ``hop`` (seconds), ``summary`` (per label: ``label``, ``duration``, ``windows``, ``best``) and
+  ``windows`` (``start``, ``end``, ``labels``: ``[{"label", "score"}]``), see
+  :meth:`~gabortag.results.SceneResult.to_dict`; ``jsonl`` as for vad.
+* ``csv``: header ``path,start,end,label,score``, one row per window and reported label.
+* ``audacity``: label track ``start<TAB>end<TAB>label``, one label per window and reported label
+  (overlapping windows give overlapping labels).
+* ``raven``: the selection table of ``birdcalls`` with ``Label`` and ``Score`` in place of
+  ``Type`` and ``Confidence``, one selection per window and reported label; ``Low Freq (Hz)`` is
+  0 and ``High Freq (Hz)`` the input's Nyquist frequency (half its sample rate; 0 if unknown).
+
+A window without any reported label has no row or label in csv, audacity and raven.
+
 Times are seconds; json/jsonl/rttm/csv round to the millisecond, audacity, textgrid and raven
-to the microsecond; frequencies to 0.1 Hz, confidences to 1e-4. Errors are ignored by every
-format except json and jsonl.
+to the microsecond; frequencies to 0.1 Hz, confidences and scores to 1e-4. Errors are ignored
+by every format except json and jsonl.
 """
 
 from __future__ import annotations
@@ -60,11 +77,18 @@ import csv
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import PurePath
 from typing import Any, ClassVar, Generic, Protocol, TextIO, TypeVar
 
-from gabortag.results import SCHEMA_VERSION, EventResult, VadResult
+from gabortag.results import (
+    SCHEMA_VERSION,
+    EventResult,
+    SceneLabel,
+    SceneResult,
+    SceneWindow,
+    VadResult,
+)
 
 
 class Result(Protocol):
@@ -181,6 +205,12 @@ class EventJsonWriter(JsonWriter):
     task = "birdcalls"
 
 
+class SceneJsonWriter(JsonWriter):
+    """The ``json`` document of ``scenes``: ``"task": "scenes"``, ``files[].windows``."""
+
+    task = "scenes"
+
+
 class JsonlWriter(Writer[Result]):
     """One JSON object per line: a result, or ``{"path", "error"}`` for a failed input."""
 
@@ -262,6 +292,21 @@ class EventCsvWriter(_CsvWriter[EventResult]):
             ]
 
 
+def window_labels(result: SceneResult) -> Iterator[tuple[SceneWindow, SceneLabel]]:
+    """Each ``(window, label)`` pair reported in ``result``, in window order, then score order."""
+    return ((w, lab) for w in result.windows for lab in w.labels)
+
+
+class SceneCsvWriter(_CsvWriter[SceneResult]):
+    """Header ``path,start,end,label,score``, one row per window and reported label."""
+
+    header = ("path", "start", "end", "label", "score")
+
+    def rows(self, result: SceneResult) -> Iterable[list[str]]:
+        for w, lab in window_labels(result):
+            yield [result.path, f"{w.start:.3f}", f"{w.end:.3f}", lab.label, f"{lab.score:.4f}"]
+
+
 class _LabelTrackWriter(Writer[R]):
     """Audacity label track: ``start<TAB>end<TAB>text`` per :meth:`labels` item.
 
@@ -292,6 +337,13 @@ class EventAudacityWriter(_LabelTrackWriter[EventResult]):
         return ((e.start, e.end, e.label) for e in result.events)
 
 
+class SceneAudacityWriter(_LabelTrackWriter[SceneResult]):
+    """Audacity labels ``start<TAB>end<TAB>label``, one per window and reported label."""
+
+    def labels(self, result: SceneResult) -> Iterable[tuple[float, float, str]]:
+        return ((w.start, w.end, lab.label) for w, lab in window_labels(result))
+
+
 def _field(text: str) -> str:
     """``text`` fit for a tab-separated line: tabs and line breaks become spaces."""
     return re.sub(r"[\t\r\n]", " ", text)
@@ -310,11 +362,20 @@ RAVEN_COLUMNS = (
 )
 
 
-class RavenWriter(Writer[EventResult]):
-    """Raven Pro selection table; a combined output of several files adds ``Begin File``."""
+#: Columns of the ``raven`` table of ``scenes``.
+SCENE_RAVEN_COLUMNS = (*RAVEN_COLUMNS[:-2], "Label", "Score")
+
+#: One Raven selection: begin and end (s), low and high frequency (Hz), label, score.
+Selection = tuple[float, float, float, float, str, float]
+
+
+class _SelectionTableWriter(Writer[R]):
+    """Raven Pro selection table with :attr:`columns`, one row per :meth:`selections` item; a
+    combined output of several files adds ``Begin File``."""
 
     format = "raven"
     extension = ".selections.txt"
+    columns: ClassVar[tuple[str, ...]]
 
     def __init__(self) -> None:
         super().__init__()
@@ -325,23 +386,50 @@ class RavenWriter(Writer[EventResult]):
         super().begin(stream, n_files)
         self.with_file = n_files != 1
         self.selection = 0
-        stream.write("\t".join(RAVEN_COLUMNS + ("Begin File",) * self.with_file) + "\n")
+        stream.write("\t".join(self.columns + ("Begin File",) * self.with_file) + "\n")
 
-    def _write_item(self, result: EventResult, stream: TextIO) -> None:
-        for e in result.events:
+    def _write_item(self, result: R, stream: TextIO) -> None:
+        for start, end, low, high, label, score in self.selections(result):
             self.selection += 1
             row = [
                 str(self.selection),
                 "Spectrogram 1",
                 "1",
-                f"{e.start:.6f}",
-                f"{e.end:.6f}",
-                f"{e.low_freq:.1f}",
-                f"{e.high_freq:.1f}",
-                _field(e.label),
-                f"{e.confidence:.4f}",
+                f"{start:.6f}",
+                f"{end:.6f}",
+                f"{low:.1f}",
+                f"{high:.1f}",
+                _field(label),
+                f"{score:.4f}",
             ]
             stream.write("\t".join(row + [_field(result.path)] * self.with_file) + "\n")
+
+    @abstractmethod
+    def selections(self, result: R) -> Iterable[Selection]: ...
+
+
+class RavenWriter(_SelectionTableWriter[EventResult]):
+    """Raven Pro selection table of bird calls: ``Type`` and ``Confidence`` of each event."""
+
+    columns = RAVEN_COLUMNS
+
+    def selections(self, result: EventResult) -> Iterable[Selection]:
+        return (
+            (e.start, e.end, e.low_freq, e.high_freq, e.label, e.confidence) for e in result.events
+        )
+
+
+class SceneRavenWriter(_SelectionTableWriter[SceneResult]):
+    """Raven Pro selection table of scenes: one selection per window and reported label, over
+    the whole band (0 Hz to the input's Nyquist frequency), with ``Label`` and ``Score``."""
+
+    columns = SCENE_RAVEN_COLUMNS
+
+    def selections(self, result: SceneResult) -> Iterable[Selection]:
+        nyquist = result.sample_rate / 2
+        return (
+            (w.start, w.end, 0.0, nyquist, lab.label, lab.score) for w, lab in window_labels(result)
+        )
 
 
 def textgrid_intervals(result: VadResult) -> list[tuple[float, float, str]]:
@@ -418,6 +506,16 @@ _WRITERS: dict[str, dict[str, type[Writer[Any]]]] = {
     "birdcalls": {
         w.format: w
         for w in (EventJsonWriter, JsonlWriter, EventCsvWriter, EventAudacityWriter, RavenWriter)
+    },
+    "scenes": {
+        w.format: w
+        for w in (
+            SceneJsonWriter,
+            JsonlWriter,
+            SceneCsvWriter,
+            SceneAudacityWriter,
+            SceneRavenWriter,
+        )
     },
 }
 

@@ -4,6 +4,7 @@ routes event results (multi-dot extension ``.selections.txt`` included)."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import Sequence
@@ -17,6 +18,9 @@ from gabortag.errors import AudioError
 from gabortag.results import SCHEMA_VERSION, Event, EventResult
 from gabortag.writers import FORMATS, RAVEN_COLUMNS, extension, formats, get_writer
 
+import _writer_helpers as writing  # isort: skip
+from _writer_helpers import parse_raven  # isort: skip
+
 TOL = 1e-3 + 1e-9
 
 CHIP = Event(1.25, 1.5, "chip", 0.91234, 2500.0, 6000.25)
@@ -29,28 +33,8 @@ RESULTS = [  # path, duration, model, events, sample rate, channels
 ]
 
 
-def write_one(fmt: str, result: EventResult) -> str:
-    buf = io.StringIO()
-    get_writer(fmt, "birdcalls").write_one(result, buf)
-    return buf.getvalue()
-
-
-def write_combined(fmt: str, results: Sequence[EventResult], errors: Sequence[str] = ()) -> str:
-    buf = io.StringIO()
-    writer = get_writer(fmt, "birdcalls")
-    writer.begin(buf, n_files=len(results) + len(errors))
-    for result in results:
-        writer.write_item(result, buf)
-    for path in errors:
-        writer.write_error(path, f"{path}: not audio", buf)
-    writer.end(buf)
-    return buf.getvalue()
-
-
-def parse_raven(text: str) -> tuple[list[str], list[dict[str, str]]]:
-    reader = csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
-    rows = list(reader)
-    return list(reader.fieldnames or []), rows
+write_one = functools.partial(writing.write_one, task="birdcalls")
+write_combined = functools.partial(writing.write_combined, task="birdcalls")
 
 
 def assert_events_close(got: Sequence[tuple[float, ...]], want: Sequence[Event]) -> None:
