@@ -92,6 +92,7 @@ def _format_option(task: str) -> Any:
 
 VadFormat = Annotated[str, _format_option("vad")]
 BirdcallFormat = Annotated[str, _format_option("birdcalls")]
+SceneFormat = Annotated[str, _format_option("scenes")]
 
 #: Loads the model and options of a task command; returns the model and what processes one input.
 Setup = Callable[[], "tuple[Model, Process]"]
@@ -228,6 +229,102 @@ def birdcalls(
         return m, lambda item: detect_calls(item.source, model=m, options=opts)
 
     _run_task("birdcalls", inputs, output, fmt, device, skip_existing, force, quiet, setup)
+
+
+@app.command()
+def scenes(
+    inputs: Inputs,
+    output: Output = None,
+    fmt: SceneFormat = "json",
+    model: ModelName = "scenes",
+    window: Annotated[OptionalFloat, _seconds("Length of one analysis window")] = None,
+    hop: Annotated[
+        OptionalFloat,
+        typer.Option(
+            help="Seconds between window starts \\[the model's, at most the window].", min=0.0
+        ),
+    ] = None,
+    top_k: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            "--top-k", help="Labels reported per window, at most \\[model default].", min=1
+        ),
+    ] = None,
+    min_score: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(
+            help="Score a label needs to be reported \\[model default].", min=0.0, max=1.0
+        ),
+    ] = None,
+    labels: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            metavar="A,B,...",
+            help="Consider only these labels (comma-separated) \\[all the model's].",
+            show_default=False,
+        ),
+    ] = None,
+    skip_existing: SkipExisting = False,
+    force: Force = False,
+    device: Device = "cpu",
+    threads: Threads = None,
+    quiet: Quiet = False,
+) -> None:
+    """Label the sound scene over time: the top labels of each analysis window, and a summary."""
+    from .scenes import SceneOptions
+
+    try:
+        overrides: dict[str, Any] = {
+            "window_s": window,
+            "hop_s": hop,
+            "top_k": top_k,
+            "min_score": min_score,
+            "labels": None if labels is None else _parse_labels(labels),
+        }
+        SceneOptions().with_overrides(**overrides)  # checked before any model is loaded
+    except ValueError as err:
+        raise _usage_error(_option_message(str(err))) from err
+
+    def setup() -> tuple[Model, Process]:
+        from .scenes import default_options, resolve_model, tag_scenes, windowing
+
+        m = resolve_model(model, device=device, threads=threads)
+        opts = default_options(m).with_overrides(**overrides)
+        try:
+            opts.check_labels(m.info.labels)
+        except ValueError as err:
+            raise ValueError(f"--labels: {err}") from None
+        try:
+            windowing(m, opts)
+        except ValueError as err:
+            raise ValueError(f"--window/--hop: {err}") from None
+        return m, lambda item: tag_scenes(item.source, model=m, options=opts)
+
+    _run_task("scenes", inputs, output, fmt, device, skip_existing, force, quiet, setup)
+
+
+#: Option names of the :class:`~gabortag.scenes.SceneOptions` fields, for messages.
+_SCENE_OPTIONS = {
+    "window_s": "--window",
+    "hop_s": "--hop",
+    "top_k": "--top-k",
+    "min_score": "--min-score",
+}
+
+
+def _option_message(message: str) -> str:
+    """A :class:`~gabortag.scenes.SceneOptions` message with its field named as the option."""
+    for field, option in _SCENE_OPTIONS.items():
+        message = message.replace(field, option)
+    return message
+
+
+def _parse_labels(text: str) -> tuple[str, ...]:
+    """``"a, b,c"`` → ``("a", "b", "c")`` (repeats dropped); ``ValueError`` on an empty name."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise ValueError(f"--labels {text!r}: empty label name; give names separated by commas")
+    return tuple(dict.fromkeys(names))
 
 
 def _parse_thresholds(values: list[str]) -> dict[str, float]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,15 @@ import soundfile as sf
 from gabortag.models import manifest
 from gabortag.writers import formats
 
-from _cli_helpers import needs_script, run  # isort: skip
+from _cli_helpers import (  # isort: skip
+    assert_bad_inputs_reported,
+    assert_help,
+    assert_resumes,
+    assert_stdin_like_file,
+    assert_usage_error,
+    needs_script,
+    run,
+)
 
 pytestmark = needs_script
 
@@ -174,40 +181,15 @@ def test_raven_per_file_outputs_and_resume(
     header = outputs[0].read_text(encoding="utf-8").splitlines()[0].split("\t")
     assert header[-1] == "Confidence"  # one file per table: no Begin File column
 
-    again = run("birdcalls", "in", "-m", bird_model, "-f", "raven", "-o", "out", cwd=tmp_path)
-    assert again.returncode == 1 and "exists (use --force or --skip-existing)" in again.stderr
-    skip = run(
-        "birdcalls",
-        "in",
-        "-m",
-        bird_model,
-        "-f",
-        "raven",
-        "-o",
-        "out",
-        "--skip-existing",
-        cwd=tmp_path,
+    assert_resumes(
+        "birdcalls", "in", "-m", bird_model, "-f", "raven", "-o", "out", cwd=tmp_path, n_inputs=2
     )
-    assert skip.returncode == 0 and "2 skipped" in skip.stderr
 
 
 def test_stdin_is_read_twice_from_its_cache(
     tmp_path: Path, clips: list[str], bird_model: str
 ) -> None:
-    reference = run("birdcalls", clips[0], "-m", bird_model, *ALL, "-q", cwd=tmp_path)
-    done = run(
-        "birdcalls",
-        "-",
-        "-m",
-        bird_model,
-        *ALL,
-        cwd=tmp_path,
-        stdin=(tmp_path / clips[0]).read_bytes(),
-    )
-    assert done.returncode == 0, done.stderr
-    (item,) = json.loads(done.stdout)["files"]
-    assert item["path"] == "-"
-    assert item["events"] == json.loads(reference.stdout)["files"][0]["events"]
+    assert_stdin_like_file("birdcalls", clips[0], "events", "-m", bird_model, *ALL, cwd=tmp_path)
 
 
 # --------------------------------------------------------------------------- options and errors
@@ -243,10 +225,7 @@ def test_threshold_syntax_errors(
     tmp_path: Path, clips: list[str], value: str, message: str
 ) -> None:
     # checked before any model is loaded: no -m needed
-    done = run("birdcalls", clips[0], "--threshold", value, cwd=tmp_path)
-    assert done.returncode == 2
-    assert re.search(message, done.stderr), done.stderr
-    assert done.stdout == "" and "Traceback" not in done.stderr
+    assert_usage_error(run("birdcalls", clips[0], "--threshold", value, cwd=tmp_path), message)
 
 
 def test_threshold_for_an_unknown_type_names_the_model_types(
@@ -261,19 +240,8 @@ def test_threshold_for_an_unknown_type_names_the_model_types(
 
 
 def test_bad_file_in_a_batch(tmp_path: Path, clips: list[str], bird_model: str) -> None:
-    (tmp_path / "broken.wav").write_text("not audio\n", encoding="utf-8")
-    (tmp_path / "empty.flac").write_bytes(b"")
-    inputs = [clips[0], "broken.wav", "missing.wav", "empty.flac", clips[1]]
-    done = run("birdcalls", *inputs, "-m", bird_model, *ALL, cwd=tmp_path)
-    assert done.returncode == 1
-    assert "Traceback" not in done.stderr
-    assert re.search(r"failed broken\.wav: .*not a readable audio file", done.stderr)
-    assert re.search(r"failed empty\.flac: .*empty file", done.stderr)
-    assert "5 inputs: 2 done, 0 skipped, 3 failed" in done.stderr
-    doc = json.loads(done.stdout)
-    assert [f["path"] for f in doc["files"]] == clips
+    doc = assert_bad_inputs_reported("birdcalls", clips, "-m", bird_model, *ALL, cwd=tmp_path)
     assert all(f["events"] for f in doc["files"])
-    assert {e["path"] for e in doc["errors"]} == {"broken.wav", "missing.wav", "empty.flac"}
 
 
 def test_usage_errors(tmp_path: Path, clips: list[str], bird_model: str) -> None:
@@ -294,15 +262,9 @@ def test_default_model_missing_is_a_clear_usage_error(tmp_path: Path, clips: lis
     if any(e.name == "birdcalls" for e in manifest()):
         pytest.skip("the birdcalls model is bundled")
     done = run("birdcalls", clips[0], cwd=tmp_path)
-    assert done.returncode == 2
-    assert "unknown model 'birdcalls'; bundled models: vad" in done.stderr
-    assert done.stdout == "" and "Traceback" not in done.stderr
+    assert_usage_error(done, "unknown model 'birdcalls'; bundled models: vad")
 
 
 def test_help(tmp_path: Path) -> None:
-    done = run("--help", cwd=tmp_path)
-    assert done.returncode == 0 and "birdcalls" in done.stdout
-    done = run("birdcalls", "--help", cwd=tmp_path)
-    assert done.returncode == 0
-    for option in ("--min-confidence", "--min-duration", "--min-gap", "--threshold", "raven"):
-        assert option in done.stdout
+    options = ("--min-confidence", "--min-duration", "--min-gap", "--threshold", "raven")
+    assert_help("birdcalls", *options, cwd=tmp_path)
