@@ -11,6 +11,9 @@ Python API::
     calls = gabortag.detect_calls("dawn.flac")               # bird calls: typed events
     for e in calls.events:
         print(e.start, e.end, e.label, e.confidence, e.low_freq, e.high_freq)
+    scenes = gabortag.tag_scenes("street.wav", model="scenes.onnx")  # labels per window
+    for w in scenes.windows:
+        print(w.start, w.end, [(lab.label, lab.score) for lab in w.labels])
 
 Heavy modules (numpy, onnxruntime) are imported on first use, so ``gabortag --help`` is instant.
 """
@@ -29,6 +32,8 @@ __all__ = [
     "EventResult",
     "GabortagError",
     "ModelError",
+    "SceneOptions",
+    "SceneResult",
     "Segment",
     "VadOptions",
     "VadResult",
@@ -36,6 +41,7 @@ __all__ = [
     "detect_calls",
     "detect_speech",
     "load_model",
+    "tag_scenes",
 ]
 
 _LAZY = {
@@ -52,6 +58,9 @@ _LAZY = {
     "AudioError": "gabortag.errors",
     "GabortagError": "gabortag.errors",
     "ModelError": "gabortag.errors",
+    "tag_scenes": "gabortag.scenes",
+    "SceneOptions": "gabortag.scenes",
+    "SceneResult": "gabortag.results",
 }
 
 if TYPE_CHECKING:
@@ -60,7 +69,8 @@ if TYPE_CHECKING:
     from .events import EventOptions
     from .inference import load_model
     from .postprocess import VadOptions
-    from .results import Event, EventResult, Segment, VadResult
+    from .results import Event, EventResult, SceneResult, Segment, VadResult
+    from .scenes import SceneOptions, tag_scenes
     from .vad import detect_speech
 
 

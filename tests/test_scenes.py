@@ -448,3 +448,10 @@ def test_model_contract(tmp_path: Path, model: Model) -> None:
     )
     with pytest.raises(ModelError, match=r"gave scores of shape \(1, 5\) .* gives \(batch, 4\)"):
         tag_scenes(np.zeros(SR, np.float32), SR, model=four)
+
+
+def test_top_level_api() -> None:
+    import gabortag
+
+    assert gabortag.tag_scenes is tag_scenes and gabortag.SceneOptions is SceneOptions
+    assert gabortag.SceneResult is SceneResult
