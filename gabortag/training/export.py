@@ -23,13 +23,17 @@ OPSET = 17
 
 
 class _Probabilities(nn.Module):
-    def __init__(self, net: nn.Module) -> None:
+    """Logits to probabilities: softmax over classes (``(B, T, C)`` frame classes or ``(B, C)``
+    window classes with ``classes=True``), else a sigmoid per frame (``(B, T)``)."""
+
+    def __init__(self, net: nn.Module, classes: bool = False) -> None:
         super().__init__()
         self.net = net
+        self.classes = classes
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         logits = self.net(waveform)
-        if logits.dim() == 3:  # (B, T, C): classes
+        if logits.dim() == 3 or self.classes:
             return torch.softmax(logits, dim=-1)
         return torch.sigmoid(logits)
 
@@ -56,17 +60,20 @@ def export_onnx(
     metadata: dict[str, str],
     example_samples: int,
     tolerance: float = 1e-4,
+    window_classes: bool = False,
 ) -> float:
     """Write ``net`` (in eval mode) to ``path`` as ONNX; returns the max |torch - onnx| seen.
 
     The model is checked on random input of two lengths and batch sizes before ``path`` is
     replaced (written to a temporary file first); a mismatch above ``tolerance`` raises.
+    ``window_classes``: the network maps a window ``(B, N)`` to class logits ``(B, C)``, so
+    the graph ends in a softmax and its output ``scores`` is ``(batch, classes)``.
     """
     import onnx
     import onnxruntime as ort
 
     net = net.eval()
-    wrapper = _Probabilities(net).eval()
+    wrapper = _Probabilities(net, classes=window_classes).eval()
     example = torch.randn(1, example_samples) * 0.1
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp) / "model.onnx"
@@ -78,7 +85,7 @@ def export_onnx(
             output_names=["scores"],
             dynamic_axes={
                 "waveform": {0: "batch", 1: "samples"},
-                "scores": {0: "batch", 1: "frames"},
+                "scores": {0: "batch"} if window_classes else {0: "batch", 1: "frames"},
             },
             opset_version=OPSET,
             dynamo=False,
@@ -110,6 +117,30 @@ def export_onnx(
         finally:
             tmp_out.unlink(missing_ok=True)
     return worst
+
+
+SOFTWARE = ("torch", "onnx", "onnxruntime", "numpy", "soundfile", "soxr")
+
+
+def release_facts(onnx_path: Path, worst: float) -> dict[str, Any]:
+    """Card entries of every released model: software versions, the export check (largest
+    |torch - ONNX| seen), and the file's sha256 and size."""
+    import importlib.metadata
+    import platform
+
+    from .. import __version__
+    from ..models import sha256_of
+
+    return {
+        "software": {
+            "gabortag": __version__,
+            "python": platform.python_version(),
+            **{pkg: importlib.metadata.version(pkg) for pkg in SOFTWARE},
+        },
+        "export": {"opset": OPSET, "max_abs_diff_torch_vs_onnx": worst},
+        "sha256": sha256_of(onnx_path),
+        "size_bytes": onnx_path.stat().st_size,
+    }
 
 
 def write_json(path: Path, value: object) -> None:

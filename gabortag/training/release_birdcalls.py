@@ -15,23 +15,20 @@ files (held out by the split) are measured once, through the exported ONNX file,
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import itertools
 import json
-import platform
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .. import __version__
 from ..audio import load_audio
 from ..event_metrics import Span, evaluate_events
 from ..events import EventOptions, decode_events
 from ..inference import Model
-from ..models import ModelSpec, sha256_of
-from .export import export_onnx, gabor_parameters, json_meta, write_json
+from ..models import ModelSpec
+from .export import export_onnx, gabor_parameters, json_meta, release_facts, write_json
 from .train_birdcalls import read_table
 from .vadnet import VadNet, from_checkpoint
 
@@ -163,17 +160,7 @@ def release(
             "test_files": test_files,
             "annotations": str(annotations),
         },
-        "software": {
-            "gabortag": __version__,
-            "python": platform.python_version(),
-            **{
-                pkg: importlib.metadata.version(pkg)
-                for pkg in ("torch", "onnx", "onnxruntime", "numpy")
-            },
-        },
-        "export": {"opset": 17, "max_abs_diff_torch_vs_onnx": worst},
-        "sha256": sha256_of(onnx_path),
-        "size_bytes": onnx_path.stat().st_size,
+        **release_facts(onnx_path, worst),
         **(extra_card or {}),
     }
     if "test" in metrics:

@@ -14,23 +14,20 @@
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import itertools
 import json
-import platform
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from .. import __version__
 from ..audio import load_audio
 from ..evaluation import Reference, evaluate, meetings_split
 from ..inference import Model
-from ..models import ModelSpec, sha256_of
+from ..models import ModelSpec
 from ..postprocess import VadOptions, segments_from_scores
-from .export import export_onnx, gabor_parameters, json_meta, write_json
+from .export import export_onnx, gabor_parameters, json_meta, release_facts, write_json
 from .vadnet import VadNet, from_checkpoint
 
 NAME = "vad-gabor-16k"
@@ -235,18 +232,8 @@ def main(argv: list[str] | None = None) -> None:
             "gabortag/training/labels.py); meetings from RTTM; mixtures labelled exactly by "
             "construction (gabortag/training/vad_data.py)",
         },
-        "software": {
-            "gabortag": __version__,
-            "python": platform.python_version(),
-            **{
-                pkg: importlib.metadata.version(pkg)
-                for pkg in ("torch", "onnx", "onnxruntime", "numpy", "soundfile", "soxr")
-            },
-        },
-        "export": {"opset": 17, "max_abs_diff_torch_vs_onnx": worst},
+        **release_facts(onnx_path, worst),
         "licence": "model weights: MIT; see training data licences",
-        "sha256": sha256_of(onnx_path),
-        "size_bytes": onnx_path.stat().st_size,
     }
     torch.save(
         {"model": net.state_dict(), "config": net.config.to_dict(), "step": ck.get("step")},
