@@ -1,6 +1,7 @@
 """``gabortag eval``: measure a model on your annotated recordings (a thin layer that parses,
-validates and calls :func:`gabortag.evaluation.evaluate_vad_files` or
-:func:`gabortag.event_metrics.evaluate_bird_files`).
+validates and calls :func:`gabortag.evaluation.evaluate_vad_files`,
+:func:`gabortag.event_metrics.evaluate_bird_files` or
+:func:`gabortag.scene_metrics.evaluate_scene_files`).
 
 The metrics go to stdout as a table (to stderr when ``--json -`` puts the JSON on stdout);
 failed files and the one-line summary go to stderr. Exit codes: 0 every file was evaluated,
@@ -23,8 +24,9 @@ if TYPE_CHECKING:
 
     from .evaluation import FileFailure, VadFilesEvaluation
     from .event_metrics import EventFilesEvaluation
+    from .scene_metrics import SceneFilesEvaluation
 
-TASKS = ("vad", "birdcalls")
+TASKS = ("vad", "birdcalls", "scenes")
 
 
 def _console(stderr: bool) -> Console:
@@ -41,7 +43,7 @@ def _usage_error(message: str) -> typer.Exit:
 
 
 def eval_command(
-    task: Annotated[str, typer.Argument(help="vad or birdcalls.", show_default=False)],
+    task: Annotated[str, typer.Argument(help="vad, birdcalls or scenes.", show_default=False)],
     inputs: Annotated[
         list[str],
         typer.Argument(
@@ -51,17 +53,18 @@ def eval_command(
         ),
     ],
     reference: Annotated[
-        Path,
+        Optional[Path],  # noqa: UP045 - typer needs Optional
         typer.Option(
             "-r",
             "--reference",
             help="vad: an RTTM file, or a CSV file,start,end of speech segments; birdcalls: a "
-            "CSV file,onset_s,offset_s,label or a Raven selection table.",
+            "CSV file,onset_s,offset_s,label or a Raven selection table; scenes: a CSV "
+            "file,label \\[scenes: each file's folder name is its label].",
             exists=True,
             dir_okay=False,
             show_default=False,
         ),
-    ],
+    ] = None,
     model: Annotated[
         Optional[str],  # noqa: UP045 - typer needs Optional
         typer.Option(
@@ -106,6 +109,9 @@ def eval_command(
 
     birdcalls: note error rate, note-type accuracy, frame error, onset/offset error, per type P/R.
 
+    scenes: accuracy, macro F1, per-class precision/recall and the confusion matrix of clip
+    labels (the arg-max of the mean of a file's window scores).
+
     Decisions are the model's defaults, as the task commands make them.
     """
     from .discover import STDIN, discover
@@ -113,8 +119,12 @@ def eval_command(
 
     if task not in TASKS:
         raise _usage_error(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
-    if task == "birdcalls" and (uem is not None or collar > 0):
+    if task != "vad" and (uem is not None or collar > 0):
         raise _usage_error("--uem and --collar are for vad only")
+    if reference is None and task != "scenes":
+        raise _usage_error(
+            f"eval {task} needs --reference (see `gabortag eval --help` for its formats)"
+        )
     if device not in ("cpu", "cuda", "auto"):
         raise _usage_error(f"unknown device {device!r}; choose cpu, cuda or auto")
     if STDIN in inputs:
@@ -126,14 +136,22 @@ def eval_command(
         raise _usage_error("no audio to evaluate: " + "; ".join(str(e) for e in missing))
     paths = [item.source for item in items]
     try:
-        result: VadFilesEvaluation | EventFilesEvaluation
+        result: VadFilesEvaluation | EventFilesEvaluation | SceneFilesEvaluation
         if task == "vad":
             from .evaluation import evaluate_vad_files
 
+            assert reference is not None
             result = evaluate_vad_files(
                 model or task, paths, reference, uem, collar, device=device, threads=threads
             )
+        elif task == "scenes":
+            from .scene_metrics import evaluate_scene_files
+
+            result = evaluate_scene_files(
+                model or task, paths, reference, device=device, threads=threads
+            )
         else:
+            assert reference is not None
             from .event_metrics import evaluate_bird_files
 
             result = evaluate_bird_files(
@@ -167,6 +185,8 @@ def eval_command(
         _console(True).print("error: no file could be evaluated", markup=False)
     elif task == "vad":
         _vad_tables(table_console, result)  # type: ignore[arg-type]
+    elif task == "scenes":
+        _scene_tables(table_console, result)  # type: ignore[arg-type]
     else:
         _bird_tables(table_console, result)  # type: ignore[arg-type]
     if not quiet:
@@ -256,3 +276,30 @@ def _bird_tables(console: Console, result: EventFilesEvaluation) -> None:
             _num(t.f1),
         )
     console.print(types)
+
+
+def _scene_tables(console: Console, result: SceneFilesEvaluation) -> None:
+    from rich.table import Table
+
+    m = result.overall
+    assert m is not None
+    title = f"scenes: model {result.model}, {m['clips']} clip{'s' * (m['clips'] != 1)}"
+    rows: list[tuple[str, str]] = [
+        ("accuracy", _num(m["accuracy"])),
+        ("accuracy within the reference's labels", _num(m["accuracy_within_reference_labels"])),
+        ("macro F1", _num(m["macro_f1"])),
+    ]
+    _metric_table(console, title, rows)
+    per = Table("label", "clips", "precision", "recall", "F1", title="per class")
+    for c in m["per_class"]:
+        per.add_row(
+            c["label"], str(c["clips"]), _num(c["precision"]), _num(c["recall"]), _num(c["f1"])
+        )
+    console.print(per)
+    conf = m["confusion"]
+    predicted = conf["predicted_labels"]
+    shown = [j for j, _ in enumerate(predicted) if any(row[j] for row in conf["rows"])]
+    matrix = Table("true \\ predicted", *[predicted[j] for j in shown], title="confusion")
+    for label, row in zip(conf["labels"], conf["rows"], strict=True):
+        matrix.add_row(label, *[str(row[j]) if row[j] else "." for j in shown])
+    console.print(matrix)
