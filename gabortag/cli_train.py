@@ -193,3 +193,107 @@ def train_vad(
         result = train(audio, reference, out, uem=uem, **run)
         card = release(out / "best.pt", audio, reference, out / "model.onnx", uem=uem)
     _print_result(out, card, best_val_auc=result["best_val_auc"])
+
+
+TrainDevice = Annotated[str, typer.Option(help="torch device: cpu, cuda or auto.")]
+
+
+def _torch_device(device: str) -> str:
+    """``cpu``/``cuda``/``auto`` as a torch device; exit 2 when CUDA is asked for and absent."""
+    from .training.device import torch_device
+
+    try:
+        return torch_device(device)
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from err
+
+
+@train_app.command("scenes")
+def train_scenes(
+    audio: Annotated[
+        Path,
+        typer.Option(
+            help="Folder with one sub-folder of clips per class (AUDIO/<class>/<files>).",
+            exists=True,
+            file_okay=False,
+        ),
+    ],
+    out: OutDir = Path("gabortag-scenes"),
+    init: Init = "scenes",
+    from_scratch: FromScratch = False,
+    epochs: Epochs = 30,
+    kernels: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="Number of Gabor kernels (with --from-scratch) \\[16].", min=1),
+    ] = None,
+    kernel_size: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Gabor kernel MELxFRAMES, odd (with --from-scratch) \\[9x25]."),
+    ] = None,
+    seed: Seed = 0,
+    threads: Threads = None,
+    device: TrainDevice = "cpu",
+) -> None:
+    """Train a sound-scene classifier on a folder per class; writes OUT/model.onnx and
+    OUT/model.card.json, for `gabortag scenes -m OUT/model.onnx`.
+
+    Files are split, not windows: every 5th file of each class validates. Fine-tunes the
+    bundled scenes model unless --from-scratch; keeps the epoch with the best validation
+    accuracy; run the same command again to resume.
+    """
+    size = _kernel_size(kernel_size) if kernel_size else None
+    if (kernels is not None or size is not None) and not from_scratch:
+        typer.echo(
+            "error: --kernels and --kernel-size change the architecture, so they need "
+            "--from-scratch (fine-tuning keeps the bundled model's Gabor layer)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    _need_torch()
+    torch_device = _torch_device(device)
+    from .training.scenenet import SceneConfig
+    from .training.train_scenes_user import release, train
+
+    config = SceneConfig()
+    if kernels is not None:
+        config = dataclasses.replace(config, n_kernels=kernels)
+    if size is not None:
+        config = dataclasses.replace(config, kernel_size=size)
+    run = _run_options(init, from_scratch, epochs, seed, threads)
+    with _training_errors(), _epoch_progress(epochs) as on_epoch:
+        result = train(audio, out, config=config, device=torch_device, on_epoch=on_epoch, **run)
+    with _training_errors():
+        card = release(out / "best.pt", out / "model.onnx")
+    if "validation" not in card["metrics"]:
+        card["metrics"]["validation"] = None
+    _print_result(out, card, best_val_accuracy=result["best_val_accuracy"])
+
+
+@contextmanager
+def _epoch_progress(epochs: int) -> Iterator[Any]:
+    """A rich progress bar over epochs on stderr, and a line per epoch; yields the callback."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True, highlight=False)
+    progress = Progress(
+        TextColumn("training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    with progress:
+        bar = progress.add_task("epochs", total=epochs)
+
+        def on_epoch(record: dict[str, float]) -> None:
+            parts = [f"epoch {int(record['epoch'])}/{epochs}", f"loss {record['loss']:.3f}"]
+            if "val_accuracy" in record:
+                parts.append(f"validation accuracy {record['val_accuracy']:.3f}")
+            parts.append(f"{record['seconds']:.1f} s")
+            progress.console.print("  ".join(parts), markup=False)
+            progress.update(bar, completed=int(record["epoch"]))
+
+        yield on_epoch
