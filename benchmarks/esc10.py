@@ -1,0 +1,183 @@
+"""ESC-10 benchmark of the scene classifier: 5-fold cross-validation and its ablations.
+
+For each first layer (the Gabor layer; a free 2-D convolution of the same kernel size and
+output channels; none, the log-mel straight into the same back end) a ten-class network is
+trained on four official folds and tested on the fifth, for each of the five folds, with the
+recipe of :mod:`gabortag.training.train_scenes` (the last epoch is tested: no model selection
+on the test fold). Prints the mean and per-fold accuracy, parameter counts, and the real-time
+factor on one thread of the exported ONNX (5 s windows, batches of 6, median of --repeats).
+Then the shipped model (``scenes``) on ESC-10 fold 5 and on the held-out clips of its extra
+classes, measured with :mod:`gabortag.scene_metrics` as ``gabortag eval scenes`` does.
+
+    python benchmarks/esc10.py --data ../shared/data --extra extdata/x --jobs 2 \\
+        --json benchmarks/results/esc10.json
+
+Runs are resumable: a fold whose ``runs/scenes/cv/<layer>-fold<k>/result.json`` exists is
+not trained again. One fold takes 2-10 minutes on one CPU core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gabortag.inference import Model
+from gabortag.models import ModelSpec
+from gabortag.scene_metrics import evaluate_scene_files
+from gabortag.training.export import export_onnx
+from gabortag.training.release_scenes import esc_fold_files, metadata
+from gabortag.training.scenenet import from_checkpoint
+from gabortag.training.scenes_data import CLIP, ESC10_CLASSES
+from gabortag.training.train_scenes import esc10_fold, prepare
+
+LAYERS = ("gabor", "conv", "none")
+
+
+def _run(args: tuple[Path, Path, Path | None, int, str, Path, int]) -> dict[str, Any]:
+    cache, data_dir, extra, fold, layer, out, epochs = args
+    torch.set_num_threads(1)
+    data = prepare(data_dir, extra, cache)
+    return esc10_fold(data, fold, layer, out / f"{layer}-fold{fold}", epochs, say=lambda _m: None)
+
+
+def rtf(model: Model, repeats: int, seconds: float = 60.0) -> float:
+    """Median seconds of computation per second of audio, 5 s windows in batches of 6."""
+    rng = np.random.default_rng(0)
+    n = int(seconds / 5)
+    x = (rng.standard_normal((n, CLIP)) * 0.05).astype(np.float32)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for i in range(0, n, 6):
+            model.run(x[i : i + 6])
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) / seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    p.add_argument("--extra", type=Path, default=Path("extdata/x"))
+    p.add_argument("--cache", type=Path, default=Path("runs/scenes/clips.npz"))
+    p.add_argument("--out", type=Path, default=Path("runs/scenes/cv"))
+    p.add_argument("--heldout", type=Path, default=Path("runs/scenes/heldout"))
+    p.add_argument("--layers", nargs="*", default=list(LAYERS), choices=LAYERS)
+    p.add_argument("--epochs", type=int, default=50)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--json", type=Path, default=None)
+    p.add_argument(
+        "--no-train",
+        action="store_true",
+        help="report the folds already trained, train nothing (missing folds are listed)",
+    )
+    args = p.parse_args(argv)
+    extra = args.extra if args.extra.exists() else None
+    prepare(args.data, extra, args.cache)  # build the cache once, before the workers read it
+    jobs = [
+        (args.cache, args.data, extra, fold, layer, args.out, args.epochs)
+        for layer in args.layers
+        for fold in range(1, 6)
+    ]
+    if args.no_train:
+        done = [args.out / f"{j[4]}-fold{j[3]}" / "result.json" for j in jobs]
+        results = [json.loads(p.read_text()) for p in done if p.exists()]
+        missing = [f"{j[4]}-fold{j[3]}" for j, p in zip(jobs, done, strict=True) if not p.exists()]
+        if missing:
+            print("not trained (left out of the table): " + ", ".join(missing))
+    else:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            results = list(pool.map(_run, jobs))
+    torch.set_num_threads(1)
+    rows = []
+    for layer in args.layers:
+        folds = sorted((r for r in results if r["first_layer"] == layer), key=lambda r: r["fold"])
+        if not folds:
+            continue
+        last = folds[-1]["fold"]
+        ck = torch.load(args.out / f"{layer}-fold{last}" / "model.pt", weights_only=False)
+        net = from_checkpoint(ck)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{layer}.onnx"
+            export_onnx(
+                net, path, metadata(net, layer, list(ESC10_CLASSES)), CLIP, window_classes=True
+            )
+            speed = rtf(Model(ModelSpec(layer, path, None), threads=1), args.repeats)
+        rows.append(
+            {
+                "first_layer": layer,
+                "parameters": folds[0]["parameters"],
+                "first_layer_parameters": folds[0]["first_layer_parameters"],
+                "mean_accuracy": round(statistics.mean(r["accuracy"] for r in folds), 4),
+                "folds": [r["fold"] for r in folds],
+                "fold_accuracy": [round(r["accuracy"], 4) for r in folds],
+                "rtf_one_thread": round(speed, 6),
+                "epochs": folds[0]["epochs"],
+            }
+        )
+    print("\nESC-10, official 5-fold cross-validation (ten classes), last epoch of each run")
+    print(f"{'first layer':<12}{'params':>9}{'layer 1':>9}{'mean acc':>10}  folds 1-5{'':<27}RTF")
+    for r in rows:
+        by_fold = dict(zip(r["folds"], r["fold_accuracy"], strict=True))
+        folds_txt = " ".join(
+            f"{by_fold[k] * 100:5.1f}" if k in by_fold else "    -" for k in range(1, 6)
+        )
+        print(
+            f"{r['first_layer']:<12}{r['parameters']:>9}{r['first_layer_parameters']:>9}"
+            f"{r['mean_accuracy'] * 100:>9.1f}%  {folds_txt}   {r['rtf_one_thread']:.5f}"
+            + ("" if len(r["folds"]) == 5 else f"  (mean of {len(r['folds'])} folds only)")
+        )
+    print("reference points: MFCC + random forest 72.7 %, Piczak's CNN 81.0 %, humans 95.7 %")
+
+    shipped: dict[str, Any] = {}
+    try:
+        model = Model(__import__("gabortag.models").models.resolve("scenes"), threads=1)
+    except Exception as err:
+        print(f"\nshipped model not measured: {err}")
+    else:
+        files, _ = esc_fold_files(args.data, 5)
+        ref = Path(tempfile.mkdtemp()) / "fold5.csv"
+        ref.write_text("file,label\n" + "".join(f"{f.name},{f.parent.name}\n" for f in files))
+        fold5 = evaluate_scene_files(model, files, ref)
+        heldout = sorted(args.heldout.rglob("*.flac"))
+        extra_eval = evaluate_scene_files(model, heldout) if heldout else None
+        assert fold5.overall is not None
+        shipped = {
+            "esc10_fold5_accuracy": fold5.overall["accuracy"],
+            "esc10_fold5_accuracy_within_esc10": fold5.overall["accuracy_within_reference_labels"],
+            "extra_heldout_accuracy": extra_eval.overall["accuracy"]
+            if extra_eval and extra_eval.overall
+            else None,
+            "rtf_one_thread": round(rtf(model, args.repeats), 6),
+        }
+        print("\nshipped model 'scenes' (14 classes, trained on folds 1-4 + extra classes)")
+        for k, v in shipped.items():
+            print(f"  {k}: {v}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps(
+                {
+                    "protocol": "ESC-10 official folds; train 4, test 1; last epoch; "
+                    "gabortag/training/train_scenes.py",
+                    "cross_validation": rows,
+                    "shipped": shipped,
+                    "torch_threads_per_run": 1,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+
+
+if __name__ == "__main__":
+    main()
