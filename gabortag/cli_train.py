@@ -61,6 +61,20 @@ Threads = Annotated[
 ]
 
 
+TrainDevice = Annotated[str, typer.Option(help="torch device: cpu, cuda or auto.")]
+
+
+def _torch_device(device: str) -> str:
+    """``cpu``/``cuda``/``auto`` as a torch device; exit 2 when CUDA is asked for and absent."""
+    from .training.device import torch_device
+
+    try:
+        return torch_device(device)
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from err
+
+
 def _init_checkpoint(init: str | None, from_scratch: bool) -> Path | None:
     """The checkpoint to fine-tune: ``init`` as a ``.pt`` path, or the checkpoint a bundled
     model's card names (``None`` with ``--from-scratch``)."""
@@ -133,6 +147,7 @@ def train_birdcalls(
     channels: Annotated[int, typer.Option(help="Width of the back end.", min=4)] = 64,
     seed: Seed = 0,
     threads: Threads = None,
+    device: TrainDevice = "cpu",
 ) -> None:
     """Train a bird call / note type tagger; writes OUT/model.onnx and OUT/model.card.json.
 
@@ -141,6 +156,7 @@ def train_birdcalls(
     """
     size = _kernel_size(kernel_size)
     _need_torch()
+    torch_device = _torch_device(device)
     from .training.release_birdcalls import release
     from .training.train_birdcalls import BIRD_CONFIG, train
 
@@ -149,7 +165,7 @@ def train_birdcalls(
         BIRD_CONFIG, n_kernels=kernels, kernel_size=size, channels=channels
     )
     with _training_errors():
-        result = train(audio, annotations, out, config=config, **run)
+        result = train(audio, annotations, out, config=config, device=torch_device, **run)
         card = release(out / "best.pt", audio, annotations, out / "model.onnx", "birdcalls-custom")
     _print_result(out, card, best_val_frame_error=result["best_val_frame_error"])
 
@@ -178,6 +194,7 @@ def train_vad(
     epochs: Epochs = 20,
     seed: Seed = 0,
     threads: Threads = None,
+    device: TrainDevice = "cpu",
 ) -> None:
     """Fine-tune the voice activity model on your recordings; writes OUT/model.onnx and
     OUT/model.card.json.
@@ -186,27 +203,14 @@ def train_vad(
     with the best validation ROC-AUC is kept. Run the same command again to resume.
     """
     _need_torch()
+    torch_device = _torch_device(device)
     from .training.train_vad_user import release, train
 
     run = _run_options(init, from_scratch, epochs, seed, threads)
     with _training_errors():
-        result = train(audio, reference, out, uem=uem, **run)
+        result = train(audio, reference, out, uem=uem, device=torch_device, **run)
         card = release(out / "best.pt", audio, reference, out / "model.onnx", uem=uem)
     _print_result(out, card, best_val_auc=result["best_val_auc"])
-
-
-TrainDevice = Annotated[str, typer.Option(help="torch device: cpu, cuda or auto.")]
-
-
-def _torch_device(device: str) -> str:
-    """``cpu``/``cuda``/``auto`` as a torch device; exit 2 when CUDA is asked for and absent."""
-    from .training.device import torch_device
-
-    try:
-        return torch_device(device)
-    except ValueError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from err
 
 
 @train_app.command("scenes")

@@ -139,8 +139,8 @@ def scores(net: VadNet, audio: np.ndarray) -> np.ndarray:
     padded = np.zeros(total, np.float32)
     padded[net.left_pad : net.left_pad + len(audio)] = audio
     with torch.no_grad():
-        logits = net(torch.from_numpy(padded)[None])[0]
-    return torch.softmax(logits, -1).numpy()[:n_out]
+        logits = net(torch.from_numpy(padded)[None].to(net.mel_mean.device))[0]
+    return torch.softmax(logits, -1).cpu().numpy()[:n_out]
 
 
 def frame_error(net: VadNet, recs: list[Recording]) -> float:
@@ -220,11 +220,14 @@ def fit(
     rng: np.random.Generator,
     say: Callable[[str], None],
     fill: float = 0,
+    device: str = "cpu",
 ) -> float:
     """The epoch loop shared by the recipes: AdamW + one-cycle schedule, an epoch covering the
     training frames about once, a JSON line per epoch (``out/log.jsonl``) with the mean loss and
     the ``validate()`` metrics, ``out/best.pt`` by ``validate()[key]`` and a resumable
-    ``out/last.pt``. Returns the best ``key`` value."""
+    ``out/last.pt``, on torch ``device``; checkpoints hold CPU tensors. Returns the best ``key``
+    value."""
+    net.to(device)
     total_frames = sum(len(r.labels) for r in train_recs)
     steps_per_epoch = max(1, math.ceil(total_frames / (batch_size * n_out)))
     total_steps = epochs * steps_per_epoch
@@ -236,7 +239,7 @@ def fit(
     best, epoch = -sign * math.inf, 0
     last = out / "last.pt"
     if last.exists():
-        ck = torch.load(last, weights_only=False)
+        ck = torch.load(last, weights_only=False, map_location=device)
         net.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
@@ -248,6 +251,7 @@ def fit(
         t_epoch, running = time.time(), 0.0
         for _ in range(steps_per_epoch):
             x, y = batch(net, train_recs, rng, batch_size, n_out, fill)
+            x, y = x.to(device), y.to(device)
             running += optimiser_step(net, opt, sched, loss(net(x), y))
         epoch += 1
         metrics = validate()
@@ -260,7 +264,8 @@ def fit(
         say(json.dumps(record))
         with open(out / "log.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
-        state = {"model": net.state_dict(), **meta, "epoch": epoch}
+        weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+        state = {"model": weights, **meta, "epoch": epoch}
         if sign * metrics[key] > sign * best or not (out / "best.pt").exists():
             best = metrics[key]
             torch.save({**state, **metrics}, out / "best.pt")
@@ -275,6 +280,7 @@ def fit(
             out / "last.pt.tmp",
         )
         (out / "last.pt.tmp").replace(last)
+    net.to("cpu")
     return best
 
 
@@ -293,6 +299,7 @@ def train(
     threads: int | None = None,
     init: Path | None = None,
     log: callable | None = None,  # type: ignore[valid-type]
+    device: str = "cpu",
 ) -> dict[str, object]:
     """Train from scratch (or from ``init``, a checkpoint of the same architecture and classes
     prefix) and write ``out/best.pt``, ``out/last.pt`` and ``out/log.jsonl``."""
@@ -345,6 +352,7 @@ def train(
         lr=lr,
         rng=rng,
         say=say,
+        device=device,
     )
     return {"best_val_frame_error": best, **meta}
 

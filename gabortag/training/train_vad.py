@@ -35,8 +35,8 @@ def frame_probabilities(model: VadNet, wav: np.ndarray) -> np.ndarray:
     padded = np.zeros(total, np.float32)
     padded[model.left_pad : model.left_pad + len(wav)] = wav
     with torch.no_grad():
-        logits = model(torch.from_numpy(padded)[None])[0]
-    return torch.sigmoid(logits).numpy()[:n_out]
+        logits = model(torch.from_numpy(padded)[None].to(model.mel_mean.device))[0]
+    return torch.sigmoid(logits).cpu().numpy()[:n_out]
 
 
 def dev_set(data_dir: Path) -> list[tuple[Reference, np.ndarray]]:

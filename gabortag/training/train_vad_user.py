@@ -114,6 +114,7 @@ def train(
     seed: int = 0,
     threads: int | None = None,
     log: Callable[[str], None] | None = None,
+    device: str = "cpu",
 ) -> dict[str, object]:
     """Train from scratch (``config``) or fine-tune ``init`` (a voice activity checkpoint; its
     own architecture is kept) and write ``out/best.pt``, ``out/last.pt`` and ``out/log.jsonl``.
@@ -169,6 +170,7 @@ def train(
         rng=rng,
         say=say,
         fill=-1.0,
+        device=device,
     )
     return {"best_val_auc": best, **meta}
 
