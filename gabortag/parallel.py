@@ -14,6 +14,7 @@ onnxruntime threads are forked) and only when at least two inputs are to be proc
 from __future__ import annotations
 
 import os
+import signal
 import stat
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -139,6 +140,11 @@ def _failed(item: InputItem, err: BaseException) -> Future[Result | Failure]:
     return future
 
 
+def _worker_init() -> None:
+    """Worker processes end at once on Ctrl-C, silently: this process reports it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class WorkerPool(Runner):
     """The :class:`~gabortag.batch.Runner` of ``--jobs N``: inputs processed in ``jobs`` worker
     processes, each building ``spec`` (loading the model) once.
@@ -182,7 +188,7 @@ class WorkerPool(Runner):
 
         spec = replace(self.spec, threads=threads_per_job(jobs, self.spec.threads))
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init) as pool:
             try:
                 yield from ordered_outcomes(
                     items,
