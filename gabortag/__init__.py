@@ -11,6 +11,9 @@ Python API::
     calls = gabortag.detect_calls("dawn.flac")               # bird calls: typed events
     for e in calls.events:
         print(e.start, e.end, e.label, e.confidence, e.low_freq, e.high_freq)
+    spec = gabortag.TaskSpec("vad", options={"pad": 0.1})   # many files, 4 processes
+    for outcome in gabortag.process_files(spec, paths, jobs=4):
+        print(outcome.path)                                  # a VadResult or a Failure
 
 Heavy modules (numpy, onnxruntime) are imported on first use, so ``gabortag --help`` is instant.
 """
@@ -27,15 +30,18 @@ __all__ = [
     "Event",
     "EventOptions",
     "EventResult",
+    "Failure",
     "GabortagError",
     "ModelError",
     "Segment",
+    "TaskSpec",
     "VadOptions",
     "VadResult",
     "__version__",
     "detect_calls",
     "detect_speech",
     "load_model",
+    "process_files",
 ]
 
 _LAZY = {
@@ -52,15 +58,21 @@ _LAZY = {
     "AudioError": "gabortag.errors",
     "GabortagError": "gabortag.errors",
     "ModelError": "gabortag.errors",
+    "TaskSpec": "gabortag.tasks",
+    "Failure": "gabortag.batch",
+    "process_files": "gabortag.parallel",
 }
 
 if TYPE_CHECKING:
+    from .batch import Failure
     from .birdcalls import detect_calls
     from .errors import AnnotationError, AudioError, GabortagError, ModelError
     from .events import EventOptions
     from .inference import load_model
+    from .parallel import process_files
     from .postprocess import VadOptions
     from .results import Event, EventResult, Segment, VadResult
+    from .tasks import TaskSpec
     from .vad import detect_speech
 
 
