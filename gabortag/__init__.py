@@ -14,6 +14,9 @@ Python API::
     scenes = gabortag.tag_scenes("street.wav", model="scenes.onnx")  # labels per window
     for w in scenes.windows:
         print(w.start, w.end, [(lab.label, lab.score) for lab in w.labels])
+    spec = gabortag.TaskSpec("vad", options={"pad": 0.1})   # many files, 4 processes
+    for outcome in gabortag.process_files(spec, paths, jobs=4):
+        print(outcome.path)                                  # a VadResult or a Failure
 
 Heavy modules (numpy, onnxruntime) are imported on first use, so ``gabortag --help`` is instant.
 """
@@ -30,17 +33,20 @@ __all__ = [
     "Event",
     "EventOptions",
     "EventResult",
+    "Failure",
     "GabortagError",
     "ModelError",
     "SceneOptions",
     "SceneResult",
     "Segment",
+    "TaskSpec",
     "VadOptions",
     "VadResult",
     "__version__",
     "detect_calls",
     "detect_speech",
     "load_model",
+    "process_files",
     "tag_scenes",
 ]
 
@@ -61,16 +67,22 @@ _LAZY = {
     "tag_scenes": "gabortag.scenes",
     "SceneOptions": "gabortag.scenes",
     "SceneResult": "gabortag.results",
+    "TaskSpec": "gabortag.tasks",
+    "Failure": "gabortag.batch",
+    "process_files": "gabortag.parallel",
 }
 
 if TYPE_CHECKING:
+    from .batch import Failure
     from .birdcalls import detect_calls
     from .errors import AnnotationError, AudioError, GabortagError, ModelError
     from .events import EventOptions
     from .inference import load_model
+    from .parallel import process_files
     from .postprocess import VadOptions
     from .results import Event, EventResult, SceneResult, Segment, VadResult
     from .scenes import SceneOptions, tag_scenes
+    from .tasks import TaskSpec
     from .vad import detect_speech
 
 

@@ -162,6 +162,7 @@ def detect_calls(
         path=name,
         duration=info.duration,
         model=m.name,
+        provider=m.provider,
         events=tuple(
             Event(d.start, d.end, d.label, d.confidence, low, high)
             for d, (low, high) in zip(detections, bands, strict=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
@@ -24,9 +23,9 @@ from .writers import formats
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .batch import BatchSummary, Failure, OutputPlan, Process
+    from .batch import BatchSummary, Failure, OutputPlan, Process, Runner
     from .discover import InputItem
-    from .inference import Model
+    from .tasks import TaskSpec
 
 app = typer.Typer(
     name="gabortag",
@@ -72,9 +71,34 @@ Force = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs
 Device = Annotated[str, typer.Option(help="cpu, cuda or auto.")]
 Threads = Annotated[
     Optional[int],  # noqa: UP045
-    typer.Option(help="onnxruntime threads \\[onnxruntime default].", min=1),
+    typer.Option(
+        help="onnxruntime threads of each process \\[onnxruntime default; with worker "
+        "processes, the cores shared out].",
+        min=1,
+    ),
 ]
 Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar or summary.")]
+Jobs = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(
+        "-j",
+        "--jobs",
+        help="Worker processes, each loading the model once, onnxruntime threads shared out; "
+        "1: all in this process \\[one per core, at most 4, when the inputs add up to 32 MiB "
+        "or more].",
+        min=1,
+        show_default=False,
+    ),
+]
+Scheduler = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(
+        metavar="ADDRESS",
+        help="Process the inputs on the workers of this dask scheduler (tcp://host:8786); "
+        'needs pip install "gabortag\\[dask]".',
+        show_default=False,
+    ),
+]
 
 
 OptionalFloat = Optional[float]  # noqa: UP045
@@ -93,9 +117,6 @@ def _format_option(task: str) -> Any:
 VadFormat = Annotated[str, _format_option("vad")]
 BirdcallFormat = Annotated[str, _format_option("birdcalls")]
 SceneFormat = Annotated[str, _format_option("scenes")]
-
-#: Loads the model and options of a task command; returns the model and what processes one input.
-Setup = Callable[[], "tuple[Model, Process]"]
 
 
 def _stderr() -> Console:
@@ -156,22 +177,24 @@ def vad(
     force: Force = False,
     device: Device = "cpu",
     threads: Threads = None,
+    jobs: Jobs = None,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
 ) -> None:
     """Find speech segments in audio files."""
-
-    def setup() -> tuple[Model, Process]:
-        from .vad import default_options, detect_speech, resolve_model
-
-        m = resolve_model(model, device=device, threads=threads)
-        opts = default_options(m).with_overrides(
-            onset=onset, offset=offset, min_speech=min_speech, min_silence=min_silence, pad=pad
-        )
-        return m, lambda item: detect_speech(
-            item.source, model=m, options=opts, return_scores=scores
-        )
-
-    _run_task("vad", inputs, output, fmt, device, skip_existing, force, quiet, setup)
+    spec = _spec(
+        "vad",
+        model,
+        device,
+        threads,
+        onset=onset,
+        offset=offset,
+        min_speech=min_speech,
+        min_silence=min_silence,
+        pad=pad,
+        scores=scores,
+    )
+    _run_task(spec, inputs, output, fmt, skip_existing, force, quiet, jobs, scheduler)
 
 
 @app.command()
@@ -184,6 +207,8 @@ def birdcalls(
     force: Force = False,
     device: Device = "cpu",
     threads: Threads = None,
+    jobs: Jobs = None,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
     min_confidence: Annotated[
         Optional[float],  # noqa: UP045
@@ -211,24 +236,28 @@ def birdcalls(
         thresholds = _parse_thresholds(threshold or [])
     except ValueError as err:
         raise _usage_error(str(err)) from err
+    spec = _spec(
+        "birdcalls",
+        model,
+        device,
+        threads,
+        min_confidence=min_confidence,
+        min_duration=min_duration,
+        min_gap=min_gap,
+        thresholds=thresholds,
+    )
+    _run_task(spec, inputs, output, fmt, skip_existing, force, quiet, jobs, scheduler)
 
-    def setup() -> tuple[Model, Process]:
-        from .birdcalls import default_options, detect_calls, resolve_model
 
-        m = resolve_model(model, device=device, threads=threads)
-        opts = default_options(m).with_overrides(
-            min_confidence=min_confidence,
-            min_duration=min_duration,
-            min_gap=min_gap,
-            thresholds=thresholds,
-        )
-        try:
-            opts.check_labels(m.info.labels)
-        except ValueError as err:
-            raise ValueError(f"--threshold: {err}") from None
-        return m, lambda item: detect_calls(item.source, model=m, options=opts)
+def _spec(task: str, model: str, device: str, threads: int | None, **options: Any) -> TaskSpec:
+    """The :class:`~gabortag.tasks.TaskSpec` of a task command; options not given (``None``,
+    ``False``, empty) are left out, so that they take the model's defaults."""
+    from .tasks import TaskSpec
 
-    _run_task("birdcalls", inputs, output, fmt, device, skip_existing, force, quiet, setup)
+    if device not in DEVICES:
+        raise _usage_error(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    given = {k: v for k, v in options.items() if v is not None and v is not False and v != {}}
+    return TaskSpec(task, model, given, device, threads)
 
 
 @app.command()
@@ -268,6 +297,8 @@ def scenes(
     force: Force = False,
     device: Device = "cpu",
     threads: Threads = None,
+    jobs: Jobs = None,
+    scheduler: Scheduler = None,
     quiet: Quiet = False,
 ) -> None:
     """Label the sound scene over time: the top labels of each analysis window, and a summary."""
@@ -285,22 +316,14 @@ def scenes(
     except ValueError as err:
         raise _usage_error(_option_message(str(err))) from err
 
-    def setup() -> tuple[Model, Process]:
-        from .scenes import default_options, resolve_model, tag_scenes, windowing
-
-        m = resolve_model(model, device=device, threads=threads)
-        opts = default_options(m).with_overrides(**overrides)
-        try:
-            opts.check_labels(m.info.labels)
-        except ValueError as err:
-            raise ValueError(f"--labels: {err}") from None
-        try:
-            windowing(m, opts)
-        except ValueError as err:
-            raise ValueError(f"--window/--hop: {err}") from None
-        return m, lambda item: tag_scenes(item.source, model=m, options=opts)
-
-    _run_task("scenes", inputs, output, fmt, device, skip_existing, force, quiet, setup)
+    spec = _spec(
+        "scenes",
+        model,
+        device,
+        threads,
+        **{k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()},
+    )
+    _run_task(spec, inputs, output, fmt, skip_existing, force, quiet, jobs, scheduler)
 
 
 #: Option names of the :class:`~gabortag.scenes.SceneOptions` fields, for messages.
@@ -348,28 +371,35 @@ def _parse_thresholds(values: list[str]) -> dict[str, float]:
 
 
 def _run_task(
-    task: str,
+    spec: TaskSpec,
     inputs: list[str],
     output: str | None,
     fmt: str,
-    device: str,
     skip_existing: bool,
     force: bool,
     quiet: bool,
-    setup: Setup,
+    jobs: int | None = None,
+    scheduler: str | None = None,
 ) -> NoReturn:
     """What every task command does: check the request, find the inputs, plan the outputs, load
-    the model (``setup``), run the batch with progress, print the summary, exit 0/1/2."""
+    the model (here, and in each worker: ``jobs`` processes, or the workers of a dask
+    ``scheduler``), run the batch with progress, print the summary, exit 0/1/2."""
     from .batch import Failure, plan_output
     from .discover import discover
     from .errors import GabortagError, OutputError
+    from .parallel import runner as make_runner
+    from .tasks import build_processor
 
+    task = spec.task
     fmt = fmt.lower()
     choices = formats(task)
     if fmt not in choices:
         raise _usage_error(f"unknown format {fmt!r}; choose one of {', '.join(choices)}")
-    if device not in DEVICES:
-        raise _usage_error(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if scheduler is not None and jobs is not None:
+        raise _usage_error(
+            "--jobs is for worker processes on this machine; with --scheduler the cluster's "
+            "workers set how many inputs run at once"
+        )
     if inputs.count("-") > 1:
         raise _usage_error("stdin (-) can be given only once")
     items, missing = discover(inputs)
@@ -381,8 +411,9 @@ def _run_task(
         raise _usage_error(str(err)) from err
     if skip_existing and plan.mode != "dir":
         raise _usage_error("--skip-existing needs -o DIR (one output file per input)")
-    try:
-        m, process = setup()
+    try:  # the model and options are checked here, before any worker starts
+        processor = build_processor(spec)
+        runner = make_runner(spec, jobs=jobs, scheduler=scheduler, local=processor.process)
     except (GabortagError, ValueError) as err:
         raise _usage_error(str(err)) from err
 
@@ -393,28 +424,44 @@ def _run_task(
     started = time.perf_counter()
     try:
         summary = _run_with_progress(
-            console, task, items, process, fmt, plan, skip_existing, force, failures, quiet
+            console, task, items, runner, fmt, plan, skip_existing, force, failures, quiet
         )
     except OutputError as err:  # the combined output file could not be written
         console.print(f"[bold red]error:[/] {_escape(str(err))}", markup=True)
         raise typer.Exit(1) from err
+    finally:
+        close = getattr(runner, "close", None)
+        if close is not None:
+            close()
     elapsed = time.perf_counter() - started
     if not quiet:
         total = len(items) + len(missing)
         console.print(
             f"gabortag {task}: {total} input{'s' * (total != 1)}: {summary.processed} done, "
-            f"{summary.skipped} skipped, {summary.failed} failed in {elapsed:.1f} s"
-            + (f" (model {m.name} on {m.providers[0]})" if m.providers else ""),
+            f"{summary.skipped} skipped, {summary.failed} failed in {elapsed:.1f} s "
+            f"(model {processor.model.name} {_where(runner, processor.model.provider)})",
             markup=False,
         )
     raise typer.Exit(1 if summary.failed else 0)
+
+
+def _where(runner: Runner, provider: str) -> str:
+    """Where the batch ran, for the summary: ``on CPUExecutionProvider, 2 worker processes``."""
+    from .cluster import DaskRunner
+    from .parallel import WorkerPool
+
+    if isinstance(runner, DaskRunner):
+        return f"on the dask cluster at {runner.address}"
+    if isinstance(runner, WorkerPool) and runner.used:
+        return f"on {provider}, {runner.used} worker processes"
+    return f"on {provider}"
 
 
 def _run_with_progress(
     console: Console,
     task: str,
     items: list[InputItem],
-    process: Process,
+    process: Process | Runner,
     fmt: str,
     plan: OutputPlan,
     skip_existing: bool,

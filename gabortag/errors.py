@@ -23,6 +23,10 @@ class ModelError(GabortagError):
     """A model could not be found, verified or loaded."""
 
 
+class ClusterError(GabortagError):
+    """A dask cluster cannot be used (dask not installed, scheduler unreachable, no workers)."""
+
+
 class OutputError(GabortagError):
     """An output could not be written (exists, unwritable folder, disk error)."""
 

@@ -84,6 +84,12 @@ class Model:
         return self.info.name
 
     @property
+    def provider(self) -> str:
+        """The execution provider that runs the network (the session's first, e.g.
+        ``"CUDAExecutionProvider"``; onnxruntime puts nodes it cannot run there on the CPU)."""
+        return self.providers[0] if self.providers else ""
+
+    @property
     def sample_rate(self) -> int:
         """Rate in Hz that :meth:`score` expects."""
         return self.info.sample_rate

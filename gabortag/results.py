@@ -13,16 +13,20 @@ SCHEMA_VERSION = "1.0"
 
 
 def _input_fields(
-    path: str, duration: float, sample_rate: int, channels: int, model: str
+    path: str, duration: float, sample_rate: int, channels: int, model: str, provider: str
 ) -> dict[str, Any]:
-    """The JSON fields every result starts with: what the input was and which model ran."""
-    return {
+    """The JSON fields every result starts with: what the input was, which model ran, and on
+    which onnxruntime execution provider (left out when unknown)."""
+    fields: dict[str, Any] = {
         "path": path,
         "duration": round(duration, 3),
         "sample_rate": sample_rate,
         "channels": channels,
         "model": model,
     }
+    if provider:
+        fields["provider"] = provider
+    return fields
 
 
 def _input_kwargs(d: dict[str, Any]) -> dict[str, Any]:
@@ -33,6 +37,7 @@ def _input_kwargs(d: dict[str, Any]) -> dict[str, Any]:
         "model": d["model"],
         "sample_rate": int(d.get("sample_rate", 0)),
         "channels": int(d.get("channels", 0)),
+        "provider": str(d.get("provider", "")),
     }
 
 
@@ -68,6 +73,9 @@ class VadResult:
         scores: frame probabilities when asked for, else ``None``.
         sample_rate: rate of the input file in Hz (before resampling), 0 if unknown.
         channels: channel count of the input file (before downmixing), 0 if unknown.
+        extra: more JSON fields, added last.
+        provider: the onnxruntime execution provider that ran the model (such as
+            ``"CPUExecutionProvider"``), ``""`` if unknown.
     """
 
     path: str
@@ -78,6 +86,7 @@ class VadResult:
     sample_rate: int = 0
     channels: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    provider: str = ""
 
     @property
     def speech_duration(self) -> float:
@@ -85,7 +94,9 @@ class VadResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (times rounded to the millisecond)."""
-        out = _input_fields(self.path, self.duration, self.sample_rate, self.channels, self.model)
+        out = _input_fields(
+            self.path, self.duration, self.sample_rate, self.channels, self.model, self.provider
+        )
         out |= {
             "speech_duration": round(self.speech_duration, 3),
             "segments": [
@@ -174,10 +185,13 @@ class EventResult:
     sample_rate: int = 0
     channels: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    provider: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (see :meth:`Event.to_dict` for the rounding)."""
-        out = _input_fields(self.path, self.duration, self.sample_rate, self.channels, self.model)
+        out = _input_fields(
+            self.path, self.duration, self.sample_rate, self.channels, self.model, self.provider
+        )
         out["events"] = [e.to_dict() for e in self.events]
         out.update(self.extra)
         return out
@@ -292,7 +306,8 @@ class SceneResult:
     """Sound-scene labels over time of one input.
 
     Attributes:
-        path, duration, model, sample_rate, channels, extra: as for :class:`VadResult`.
+        path, duration, model, sample_rate, channels, provider, extra: as for
+            :class:`VadResult`.
         window, hop: seconds of one analysis window and between window starts.
         windows: every analysis window, sorted by start (see :mod:`gabortag.scenes`).
         summary: one entry per label reported anywhere in the file, longest total duration
@@ -308,6 +323,7 @@ class SceneResult:
     summary: tuple[LabelSummary, ...]
     sample_rate: int = 0
     channels: int = 0
+    provider: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -318,7 +334,9 @@ class SceneResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: times to the millisecond, scores to 1e-4."""
-        out = _input_fields(self.path, self.duration, self.sample_rate, self.channels, self.model)
+        out = _input_fields(
+            self.path, self.duration, self.sample_rate, self.channels, self.model, self.provider
+        )
         out |= {
             "window": round(self.window, 6),
             "hop": round(self.hop, 6),

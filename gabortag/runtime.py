@@ -13,25 +13,66 @@ if TYPE_CHECKING:
 DEVICES = ("cpu", "cuda", "auto")
 
 
+#: The command that leaves exactly one onnxruntime, the CUDA one, in place.
+GPU_SWAP = "pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu"
+
+#: The pip distributions that install the ``onnxruntime`` package (into the same folder).
+RUNTIME_DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu")
+
+
+def installed_runtimes() -> list[str]:
+    """Which of :data:`RUNTIME_DISTRIBUTIONS` pip has installed for this Python (both is a
+    broken mix: each overwrites the other's files)."""
+    from importlib import metadata
+
+    found = []
+    for name in RUNTIME_DISTRIBUTIONS:
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        found.append(name)
+    return found
+
+
+def _mixed() -> bool:
+    return len(installed_runtimes()) > 1
+
+
+def _mix_message() -> str:
+    return (
+        "onnxruntime and onnxruntime-gpu are both installed; they share one folder, so each "
+        f"has overwritten the other's files. Keep exactly one: `{GPU_SWAP}` for CUDA "
+        "(or `pip install onnxruntime` after the uninstall for the CPU only)"
+    )
+
+
 def _ort() -> Any:
     try:
         import onnxruntime as ort
-    except ImportError as err:  # pragma: no cover - a broken install
-        raise ModelError(
+    except ImportError as err:
+        if _mixed():
+            raise ModelError(f"onnxruntime is not importable: {_mix_message()}") from err
+        raise ModelError(  # pragma: no cover - a broken install
             "onnxruntime is not importable: reinstall it with `pip install onnxruntime` "
-            f"(or `onnxruntime-gpu` for CUDA); the import said: {err}"
+            f"(or `onnxruntime-gpu` for CUDA: `{GPU_SWAP}`); the import said: {err}"
         ) from err
     if not hasattr(ort, "InferenceSession"):
         raise ModelError(
             "onnxruntime is broken, probably by installing onnxruntime and onnxruntime-gpu "
-            "together (they share one folder): `pip uninstall -y onnxruntime onnxruntime-gpu` "
-            "then install exactly one of them"
+            f"together (they share one folder): `{GPU_SWAP}` for CUDA, or "
+            "`pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime`"
         )
     return ort
 
 
 def providers_for(device: str) -> list[str]:
-    """Execution providers for ``device`` (cpu, cuda or auto), checked against this install."""
+    """Execution providers for ``device`` (cpu, cuda or auto), checked against this install.
+
+    Raises:
+        ValueError: an unknown device.
+        ModelError: ``cuda`` without a CUDA provider; the message says how to get one.
+    """
     if device not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
     available = _ort().get_available_providers()
@@ -41,10 +82,15 @@ def providers_for(device: str) -> list[str]:
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if device == "auto":
         return ["CPUExecutionProvider"]
+    if _mixed():
+        raise ModelError(
+            "device 'cuda' was asked for but onnxruntime has no CUDA provider here "
+            f"(available: {', '.join(available)}): {_mix_message()}; or use --device cpu"
+        )
     raise ModelError(
         "device 'cuda' was asked for but onnxruntime has no CUDA provider here "
         f"(available: {', '.join(available)}); install onnxruntime-gpu in place of "
-        "onnxruntime (see the README), or use --device cpu"
+        f"onnxruntime: `{GPU_SWAP}` (see the README), or use --device cpu"
     )
 
 

@@ -439,6 +439,7 @@ def _result(
         summary=summarize(found, best),
         sample_rate=sample_rate,
         channels=channels,
+        provider=model.provider,
     )
 
 

@@ -69,6 +69,7 @@ def detect_speech(
         path=label,
         duration=duration,
         model=m.name,
+        provider=m.provider,
         segments=tuple(segments),
         scores=scores,
         sample_rate=info.sample_rate,
