@@ -164,8 +164,11 @@ def train_birdcalls(
     config = dataclasses.replace(
         BIRD_CONFIG, n_kernels=kernels, kernel_size=size, channels=channels
     )
+    with _training_errors(), _epoch_progress(epochs) as on_epoch:
+        result = train(
+            audio, annotations, out, config=config, device=torch_device, on_epoch=on_epoch, **run
+        )
     with _training_errors():
-        result = train(audio, annotations, out, config=config, device=torch_device, **run)
         card = release(out / "best.pt", audio, annotations, out / "model.onnx", "birdcalls-custom")
     _print_result(out, card, best_val_frame_error=result["best_val_frame_error"])
 
@@ -207,8 +210,11 @@ def train_vad(
     from .training.train_vad_user import release, train
 
     run = _run_options(init, from_scratch, epochs, seed, threads)
+    with _training_errors(), _epoch_progress(epochs) as on_epoch:
+        result = train(
+            audio, reference, out, uem=uem, device=torch_device, on_epoch=on_epoch, **run
+        )
     with _training_errors():
-        result = train(audio, reference, out, uem=uem, device=torch_device, **run)
         card = release(out / "best.pt", audio, reference, out / "model.onnx", uem=uem)
     _print_result(out, card, best_val_auc=result["best_val_auc"])
 
@@ -294,8 +300,11 @@ def _epoch_progress(epochs: int) -> Iterator[Any]:
 
         def on_epoch(record: dict[str, float]) -> None:
             parts = [f"epoch {int(record['epoch'])}/{epochs}", f"loss {record['loss']:.3f}"]
-            if "val_accuracy" in record:
-                parts.append(f"validation accuracy {record['val_accuracy']:.3f}")
+            parts += [
+                f"validation {k.removeprefix('val_').replace('_', ' ')} {v:.3f}"
+                for k, v in record.items()
+                if k.startswith("val_")
+            ]
             parts.append(f"{record['seconds']:.1f} s")
             progress.console.print("  ".join(parts), markup=False)
             progress.update(bar, completed=int(record["epoch"]))

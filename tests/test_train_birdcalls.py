@@ -81,6 +81,7 @@ def test_tiny_training_run_tells_two_chirp_types_apart(tmp_path: Path) -> None:
         }
     )
     out = tmp_path / "run"
+    records: list[dict[str, float]] = []
     train(
         tmp_path,
         table,
@@ -93,7 +94,10 @@ def test_tiny_training_run_tells_two_chirp_types_apart(tmp_path: Path) -> None:
         seconds=1.0,
         batch_size=8,
         log=lambda _msg: None,
+        on_epoch=records.append,
     )
+    assert [r["epoch"] for r in records] == list(range(1, 16))
+    assert all("val_frame_error" in r and "loss" in r for r in records)
     card = release(out / "best.pt", tmp_path, table, out / "model.onnx", "chirps")
     val = card["metrics"]["validation"]
     assert card["labels"][0] == "background" and set(card["labels"]) == {"background", "up", "down"}

@@ -221,6 +221,7 @@ def fit(
     say: Callable[[str], None],
     fill: float = 0,
     device: str = "cpu",
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> float:
     """The epoch loop shared by the recipes: AdamW + one-cycle schedule, an epoch covering the
     training frames about once, a JSON line per epoch (``out/log.jsonl``) with the mean loss and
@@ -261,7 +262,10 @@ def fit(
             **{k: round(v, 4) for k, v in metrics.items()},
             "seconds": round(time.time() - t_epoch, 1),
         }
-        say(json.dumps(record))
+        if on_epoch is not None:
+            on_epoch(record)
+        else:
+            say(json.dumps(record))
         with open(out / "log.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
         weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}
@@ -300,6 +304,7 @@ def train(
     init: Path | None = None,
     log: callable | None = None,  # type: ignore[valid-type]
     device: str = "cpu",
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> dict[str, object]:
     """Train from scratch (or from ``init``, a checkpoint of the same architecture and classes
     prefix) and write ``out/best.pt``, ``out/last.pt`` and ``out/log.jsonl``."""
@@ -353,6 +358,7 @@ def train(
         rng=rng,
         say=say,
         device=device,
+        on_epoch=on_epoch,
     )
     return {"best_val_frame_error": best, **meta}
 

@@ -115,6 +115,7 @@ def train(
     threads: int | None = None,
     log: Callable[[str], None] | None = None,
     device: str = "cpu",
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> dict[str, object]:
     """Train from scratch (``config``) or fine-tune ``init`` (a voice activity checkpoint; its
     own architecture is kept) and write ``out/best.pt``, ``out/last.pt`` and ``out/log.jsonl``.
@@ -171,6 +172,7 @@ def train(
         say=say,
         fill=-1.0,
         device=device,
+        on_epoch=on_epoch,
     )
     return {"best_val_auc": best, **meta}
 
