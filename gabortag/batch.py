@@ -110,6 +110,11 @@ def _umask() -> int:
     return mask
 
 
+#: How text outputs encode what UTF-8 cannot: file names that are not valid UTF-8 reach Python
+#: as lone surrogates (PEP 383), and are written back as the bytes they came from.
+TEXT_ERRORS = "surrogateescape"
+
+
 @contextlib.contextmanager
 def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
     try:
@@ -120,7 +125,11 @@ def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
     try:
         binary = "b" in mode
         with os.fdopen(
-            fd, mode, encoding=None if binary else "utf-8", newline=None if binary else ""
+            fd,
+            mode,
+            encoding=None if binary else "utf-8",
+            errors=None if binary else TEXT_ERRORS,
+            newline=None if binary else "",
         ) as f:
             yield f
             f.flush()
@@ -137,7 +146,11 @@ def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
 
 @contextlib.contextmanager
 def atomic_open(path: Path) -> Iterator[TextIO]:
-    """Write text to a temporary file beside ``path``; rename it into place only on success."""
+    """Write text to a temporary file beside ``path``; rename it into place only on success.
+
+    The text is UTF-8; a lone surrogate (a file name that is not valid UTF-8, as Python decodes
+    it) is written as the byte it stands for, as Python writes it to a POSIX terminal.
+    """
     with _atomic(path, "w") as f:
         yield f  # type: ignore[misc]
 

@@ -7,6 +7,7 @@ Results go to stdout (or ``-o``); progress, errors and the summary go to stderr.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
@@ -293,6 +294,8 @@ def _run_task(
     failures = [Failure(e.path, e.reason) for e in missing]
     for f in failures:
         console.print(f"[red]failed[/] {_escape(f.path)}: {_escape(f.reason)}", markup=True)
+    if plan.mode == "stream":
+        _stdout_keeps_file_names()
     started = time.perf_counter()
     try:
         summary = _run_with_progress(
@@ -311,6 +314,16 @@ def _run_task(
             markup=False,
         )
     raise typer.Exit(1 if summary.failed else 0)
+
+
+def _stdout_keeps_file_names() -> None:
+    """Let standard output write file names that are not valid UTF-8 as their own bytes (as
+    :func:`gabortag.batch.atomic_open` does for files), whatever ``PYTHONIOENCODING`` says."""
+    from .batch import TEXT_ERRORS
+
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if callable(reconfigure):
+        reconfigure(errors=TEXT_ERRORS)
 
 
 def _run_with_progress(
