@@ -185,6 +185,10 @@ def run_batch(
     ``on_done(item, status)`` is called after each input with status ``ok``, ``skipped`` or
     ``failed: reason``. Errors of type :class:`~gabortag.errors.GabortagError` (and ``OSError``)
     become failures; anything else is a bug and propagates.
+
+    Raises:
+        OutputError: the combined output (``file`` or ``stream`` mode) could not be written;
+            a ``file`` output is then left as it was. ``BrokenPipeError`` propagates as is.
     """
     summary = BatchSummary(failures=list(initial_failures))
     writer = get_writer(fmt, task)
@@ -261,5 +265,12 @@ def run_batch(
             combined(f)
         summary.outputs.append(plan.path)
     else:
-        combined(stdout if stdout is not None else sys.stdout)
+        stream = stdout if stdout is not None else sys.stdout
+        try:
+            combined(stream)
+        except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
+            raise
+        except OSError as err:  # e.g. a full disk under `> results.json`
+            name = getattr(stream, "name", "the output stream")
+            raise OutputError(f"{name}: cannot write ({err.strerror or err})") from err
     return summary

@@ -7,6 +7,7 @@ Results go to stdout (or ``-o``); progress, errors and the summary go to stderr.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -301,8 +302,10 @@ def _run_task(
         summary = _run_with_progress(
             console, task, items, process, fmt, plan, skip_existing, force, failures, quiet
         )
-    except OutputError as err:  # the combined output file could not be written
+    except OutputError as err:  # the combined output could not be written
         console.print(f"[bold red]error:[/] {_escape(str(err))}", markup=True)
+        if plan.mode == "stream":
+            _drop_stdout()
         raise typer.Exit(1) from err
     elapsed = time.perf_counter() - started
     if not quiet:
@@ -324,6 +327,20 @@ def _stdout_keeps_file_names() -> None:
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if callable(reconfigure):
         reconfigure(errors=TEXT_ERRORS)
+
+
+def _drop_stdout() -> None:
+    """Point standard output at the null device after a failed write, so that what is still
+    buffered does not fail again, with a traceback, when Python flushes it at exit."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a real file (e.g. captured by a test runner)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
 
 
 def _run_with_progress(
