@@ -6,11 +6,14 @@ Results go to stdout (or ``-o``); progress, errors and the summary go to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
@@ -252,6 +255,44 @@ def _parse_thresholds(values: list[str]) -> dict[str, float]:
     return out
 
 
+@dataclass
+class _Progress:
+    """How far a task command got: its inputs, its output plan, and how each finished input
+    ended (``ok``, ``skipped``, ``failed``)."""
+
+    total: int = 0
+    plan: OutputPlan | None = None
+    ended: Counter[str] = field(default_factory=Counter)
+
+
+def _interrupted(task: str, state: _Progress) -> str:
+    """The one line printed when a task command is interrupted."""
+    n = sum(state.ended.values())
+    text = f"gabortag {task}: interrupted"
+    if state.plan is None:
+        return text + " before any input was processed"
+    text += (
+        f" after {n} of {state.total} input{'s' * (state.total != 1)} ({state.ended['ok']} done, "
+        f"{state.ended['skipped']} skipped, {state.ended['failed']} failed)"
+    )
+    if state.plan.mode == "dir":
+        return text + "; the outputs written are complete: add --skip-existing to go on"
+    if state.plan.mode == "file":
+        return text + f"; {state.plan.path} was not written"
+    return text + "; the output is incomplete"
+
+
+@contextlib.contextmanager
+def _interruptible(task: str, state: _Progress) -> Iterator[None]:
+    """Turn Ctrl-C (``KeyboardInterrupt``) into one line saying how far ``state`` got, and
+    exit code 130, instead of a traceback."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        _stderr().print(_interrupted(task, state), markup=False)
+        raise typer.Exit(130) from None
+
+
 def _run_task(
     task: str,
     inputs: list[str],
@@ -264,7 +305,8 @@ def _run_task(
     setup: Setup,
 ) -> NoReturn:
     """What every task command does: check the request, find the inputs, plan the outputs, load
-    the model (``setup``), run the batch with progress, print the summary, exit 0/1/2."""
+    the model (``setup``), run the batch with progress, print the summary, exit 0/1/2; 130 with
+    one line saying how far it got when interrupted (Ctrl-C)."""
     from .batch import Failure, plan_output
     from .discover import discover
     from .errors import GabortagError, OutputError
@@ -277,46 +319,59 @@ def _run_task(
         raise _usage_error(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
     if inputs.count("-") > 1:
         raise _usage_error("stdin (-) can be given only once")
-    items, missing = discover(inputs)
-    if not items and missing:
-        raise _usage_error("no audio to process: " + "; ".join(str(e) for e in missing))
-    try:
-        plan = plan_output(output, fmt, len(items), force=force, task=task)
-    except ValueError as err:
-        raise _usage_error(str(err)) from err
-    if skip_existing and plan.mode != "dir":
-        raise _usage_error("--skip-existing needs -o DIR (one output file per input)")
-    try:
-        m, process = setup()
-    except (GabortagError, ValueError) as err:
-        raise _usage_error(str(err)) from err
+    state = _Progress()
+    with _interruptible(task, state):
+        items, missing = discover(inputs)
+        if not items and missing:
+            raise _usage_error("no audio to process: " + "; ".join(str(e) for e in missing))
+        try:
+            plan = plan_output(output, fmt, len(items), force=force, task=task)
+        except ValueError as err:
+            raise _usage_error(str(err)) from err
+        if skip_existing and plan.mode != "dir":
+            raise _usage_error("--skip-existing needs -o DIR (one output file per input)")
+        try:
+            m, process = setup()
+        except (GabortagError, ValueError) as err:
+            raise _usage_error(str(err)) from err
 
-    console = _stderr()
-    failures = [Failure(e.path, e.reason) for e in missing]
-    for f in failures:
-        console.print(f"[red]failed[/] {_escape(f.path)}: {_escape(f.reason)}", markup=True)
-    if plan.mode == "stream":
-        _stdout_keeps_file_names()
-    started = time.perf_counter()
-    try:
-        summary = _run_with_progress(
-            console, task, items, process, fmt, plan, skip_existing, force, failures, quiet
-        )
-    except OutputError as err:  # the combined output could not be written
-        console.print(f"[bold red]error:[/] {_escape(str(err))}", markup=True)
+        console = _stderr()
+        failures = [Failure(e.path, e.reason) for e in missing]
+        for f in failures:
+            console.print(f"[red]failed[/] {_escape(f.path)}: {_escape(f.reason)}", markup=True)
+        state.total, state.plan = len(items), plan
         if plan.mode == "stream":
-            _drop_stdout()
-        raise typer.Exit(1) from err
-    elapsed = time.perf_counter() - started
-    if not quiet:
-        total = len(items) + len(missing)
-        console.print(
-            f"gabortag {task}: {total} input{'s' * (total != 1)}: {summary.processed} done, "
-            f"{summary.skipped} skipped, {summary.failed} failed in {elapsed:.1f} s"
-            + (f" (model {m.name} on {m.providers[0]})" if m.providers else ""),
-            markup=False,
-        )
-    raise typer.Exit(1 if summary.failed else 0)
+            _stdout_keeps_file_names()
+        started = time.perf_counter()
+        try:
+            summary = _run_with_progress(
+                console,
+                task,
+                items,
+                process,
+                fmt,
+                plan,
+                skip_existing,
+                force,
+                failures,
+                quiet,
+                state,
+            )
+        except OutputError as err:  # the combined output could not be written
+            console.print(f"[bold red]error:[/] {_escape(str(err))}", markup=True)
+            if plan.mode == "stream":
+                _drop_stdout()
+            raise typer.Exit(1) from err
+        elapsed = time.perf_counter() - started
+        if not quiet:
+            total = len(items) + len(missing)
+            console.print(
+                f"gabortag {task}: {total} input{'s' * (total != 1)}: {summary.processed} done, "
+                f"{summary.skipped} skipped, {summary.failed} failed in {elapsed:.1f} s"
+                + (f" (model {m.name} on {m.providers[0]})" if m.providers else ""),
+                markup=False,
+            )
+        raise typer.Exit(1 if summary.failed else 0)
 
 
 def _stdout_keeps_file_names() -> None:
@@ -354,6 +409,7 @@ def _run_with_progress(
     force: bool,
     failures: list[Failure],
     quiet: bool,
+    state: _Progress,
 ) -> BatchSummary:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -373,6 +429,7 @@ def _run_with_progress(
         bar = progress.add_task(task, total=len(items))
 
         def done(item: InputItem, status: str) -> None:
+            state.ended[status.partition(":")[0]] += 1
             if status.startswith("failed"):
                 progress.console.print(
                     f"[red]failed[/] {_escape(item.source)}: "
