@@ -12,12 +12,15 @@ Output modes (decided once, before any audio is read, by :func:`plan_output`):
 The batch does not care which task made the results: ``process(item)`` returns any result a
 writer of that task accepts (:class:`~gabortag.writers.Result`), and ``task`` picks the writer.
 A failing input never stops the batch: its error is recorded and reported, and the others go on.
+A temporary file left behind by a run that was killed outright is removed by the next run that
+writes into its folder (:func:`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -115,11 +118,52 @@ def _umask() -> int:
 TEXT_ERRORS = "surrogateescape"
 
 
+# Temporary outputs are ``.NAME.<8 random characters of mkstemp>.<pid>.tmp`` beside NAME.
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.(\d+)\.tmp")
+
+
+def _running(pid: int) -> bool:
+    """Whether a process with id ``pid`` runs on this machine (``True`` when unsure)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # none has it, or no process can
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary outputs that killed processes left in ``folder``; return them.
+
+    Outputs are written to a temporary file that is renamed into place, or deleted on any
+    error; only a process killed outright (``SIGKILL``, power loss) leaves one behind. Its
+    name holds the id of the process that wrote it, and it is stale when no process of that id
+    runs on this machine. Problems (a missing or unreadable folder, a file gone meanwhile) are
+    ignored.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMPORARY.fullmatch(entry.name)
+        if match is None or _running(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
 @contextlib.contextmanager
 def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=f".{os.getpid()}.tmp", dir=path.parent
+        )
     except OSError as err:
         raise OutputError(f"{path}: cannot write ({err.strerror or err})") from err
     try:
@@ -209,8 +253,12 @@ def run_batch(
     if plan.mode == "dir":
         assert plan.path is not None
         claimed: dict[Path, str] = {}  # output path -> the input it belongs to in this run
+        swept: set[Path] = set()  # output folders cleared of stale temporary files
         for item in items:
             target = output_path(plan, item, fmt, task)
+            if target.parent not in swept:
+                swept.add(target.parent)
+                remove_stale_temporaries(target.parent)
             if target in claimed:  # e.g. a/x.wav and a/x.flac both map to a/x.json
                 reason = (
                     f"output {target} is already the output of {claimed[target]} "
@@ -261,6 +309,7 @@ def run_batch(
 
     if plan.mode == "file":
         assert plan.path is not None
+        remove_stale_temporaries(plan.path.parent)
         with atomic_open(plan.path) as f:
             combined(f)
         summary.outputs.append(plan.path)

@@ -3,7 +3,8 @@ again with ``--skip-existing``, ends with the very tree an uninterrupted run wri
 files, byte for byte, and no temporary file.
 
 To stop a run at a known place, one input is a named pipe: the run blocks on it after the
-inputs before it are written, and the signal lands there.
+inputs before it are written, and the signal lands there. A kill in the middle of a write is
+made by a run that kills itself with SIGKILL between writing an output and renaming it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -27,6 +29,22 @@ pytestmark = [
 
 N_FILES = 20
 BLOCKER = "f11.wav"  # a named pipe in the interrupted runs; f09.wav is the input before it
+
+# Runs the CLI and kills itself with SIGKILL at the N-th rename of a finished output
+# (argv: N, then the arguments of gabortag).
+KILL_AT_RENAME = """
+import os, signal, sys
+real, calls, at = os.replace, [0], int(sys.argv[1])
+def replace(src, dst):
+    calls[0] += 1
+    if calls[0] == at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(src, dst)
+os.replace = replace
+sys.argv = ["gabortag", *sys.argv[2:]]
+from gabortag.cli import main
+main()
+"""
 
 
 def make_inputs(root: Path) -> None:
@@ -156,3 +174,28 @@ def test_sigint_at_any_moment(work: Path, expected: dict[str, bytes]) -> None:
     written = tree(work / "out")
     assert written == {k: v for k, v in expected.items() if k in written}
     resume(work, expected, skipped=len(written))
+
+
+@pytest.mark.parametrize("at", [1, 5])
+def test_sigkill_between_write_and_rename(work: Path, expected: dict[str, bytes], at: int) -> None:
+    """A run killed with a finished temporary output not yet renamed leaves it behind; the
+    next run into that folder removes it."""
+    run = start([sys.executable, "-c", KILL_AT_RENAME, str(at), "vad", "in", "-o", "out"], work)
+    run.communicate(timeout=60)
+    assert run.returncode == -signal.SIGKILL
+    leftovers = [name for name in tree(work / "out") if name.endswith(".tmp")]
+    assert len(leftovers) == 1
+    resume(work, expected, skipped=at - 1)
+
+
+def test_sigkill_while_writing_one_combined_file(work: Path) -> None:
+    run = start([sys.executable, "-c", KILL_AT_RENAME, "1", "vad", "in", "-o", "all.json"], work)
+    run.communicate(timeout=60)
+    assert run.returncode == -signal.SIGKILL
+    assert not (work / "all.json").exists()
+    assert [p.name for p in work.glob(".all.json.*.tmp")]
+    again = gabortag("vad", "in", "-o", "all.json", cwd=work)
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in work.iterdir()) == ["all.json", "in"]  # the leftover is gone
+    reference = gabortag("vad", "in", cwd=work)
+    assert (work / "all.json").read_text(encoding="utf-8") == reference.stdout

@@ -13,6 +13,7 @@ import errno
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -230,3 +231,26 @@ def test_an_output_folder_in_the_way_of_a_file(tmp_path: Path, inputs: Path) -> 
     (line,) = failure_lines(done.stderr)
     assert line.startswith(f"failed {inputs}/sub/b.wav: {out}/sub/b.json: cannot write")
     assert sorted(os.listdir(out)) == ["a.json", "speech.json", "sub"]
+
+
+def test_only_temporaries_of_processes_gone_are_removed(tmp_path: Path) -> None:
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    pid = int(gone.stdout)
+    kept = {
+        f".x.json.abcd_123.{os.getpid()}.tmp",  # this process is still writing it
+        ".x.json.abcd_123.tmp",  # names no process
+        f"notes.{pid}.tmp",  # not a temporary output
+        "x.json",
+    }
+    stale = {f".x.json.abcd_123.{pid}.tmp", f".a b.selections.txt.z9_x0y1w.{pid}.tmp"}
+    for name in kept | stale:
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    removed = gabortag.batch.remove_stale_temporaries(tmp_path)
+    assert sorted(p.name for p in removed) == sorted(stale)
+    assert set(os.listdir(tmp_path)) == kept
+    assert gabortag.batch.remove_stale_temporaries(tmp_path / "missing") == []
