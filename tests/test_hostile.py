@@ -10,6 +10,7 @@ same files, never a soundfile or numpy error.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import math
@@ -25,9 +26,12 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
+from typer.testing import CliRunner
 
 import gabortag
+import gabortag.audio
 from gabortag.audio import load_audio
+from gabortag.cli import app
 from gabortag.errors import AudioError, GabortagError
 from gabortag.writers import rttm_uri
 
@@ -362,3 +366,28 @@ def test_file_names_that_are_not_utf8_reach_text_outputs(
     assert os.fsencode(name) in target.read_bytes()
     assert os.fsencode(to_stdout.stdout) == target.read_bytes()
     assert os.listdir(tmp_path) == [target.name]  # no temporary file left
+
+
+def test_unreadable_file_whoever_runs_the_tests(
+    corpus: tuple[Path, dict[str, str | None]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``unreadable.wav`` above is skipped as root (root reads any file); here the file's
+    opening fails with EACCES in-process, for the library and for the CLI."""
+    root = corpus[0]
+    locked = str(root / "with spaces in it.wav")
+    real_open = open
+
+    def deny(file: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.fspath(file) == locked:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), file)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(gabortag.audio, "open", deny, raising=False)
+    for call in (gabortag.detect_speech, gabortag.detect_calls):
+        with pytest.raises(AudioError, match=r"permission denied$"):
+            call(locked)
+    result = CliRunner().invoke(app, ["vad", str(root / GOOD), locked], env={"COLUMNS": "200"})
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[:-1] == [f"failed {locked}: permission denied"]
+    doc = json.loads(result.stdout)
+    assert [f["path"] for f in doc["files"]] == [str(root / GOOD)]
