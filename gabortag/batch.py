@@ -157,13 +157,28 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     return removed
 
 
+#: Longest file name, in bytes, of the usual file systems (ext4, XFS, APFS, NTFS, ...).
+NAME_MAX = 255
+
+
+def _temporary_affixes(path: Path) -> tuple[str, str]:
+    """``mkstemp``'s prefix and suffix for a temporary file beside ``path``: hidden, named
+    after it, and ending in this process's id; the name is shortened so that the temporary
+    file's name fits :data:`NAME_MAX` whenever ``path``'s does."""
+    suffix = f".{os.getpid()}.tmp"
+    room = NAME_MAX - len(suffix) - len(".") - 8 - len(".")  # mkstemp adds 8 characters
+    name = path.name[:room]
+    while len(os.fsencode(name)) > room:
+        name = name[:-1]
+    return f".{name}.", suffix
+
+
 @contextlib.contextmanager
 def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=f".{os.getpid()}.tmp", dir=path.parent
-        )
+        prefix, suffix = _temporary_affixes(path)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     except OSError as err:
         raise OutputError(f"{path}: cannot write ({err.strerror or err})") from err
     try:
@@ -241,13 +256,15 @@ def run_batch(
         if on_done is not None:
             on_done(item, status)
 
+    def fail(item: InputItem, reason: str) -> None:
+        summary.failures.append(Failure(item.source, reason))
+        note(item, f"failed: {reason}")
+
     def attempt(item: InputItem) -> Result | None:
         try:
             return process(item)
         except (GabortagError, OSError, ValueError) as err:
-            reason = getattr(err, "reason", None) or str(err)
-            summary.failures.append(Failure(item.source, reason))
-            note(item, f"failed: {reason}")
+            fail(item, getattr(err, "reason", None) or str(err))
             return None
 
     if plan.mode == "dir":
@@ -260,22 +277,24 @@ def run_batch(
                 swept.add(target.parent)
                 remove_stale_temporaries(target.parent)
             if target in claimed:  # e.g. a/x.wav and a/x.flac both map to a/x.json
-                reason = (
+                fail(
+                    item,
                     f"output {target} is already the output of {claimed[target]} "
-                    "(same name, different extension); rename one of them"
+                    "(same name, different extension); rename one of them",
                 )
-                summary.failures.append(Failure(item.source, reason))
-                note(item, f"failed: {reason}")
                 continue
             claimed[target] = item.source
-            if target.exists() and skip_existing:
+            try:
+                exists = target.exists()
+            except OSError as err:  # e.g. a name longer than the file system allows
+                fail(item, f"{target}: cannot write ({err.strerror or err})")
+                continue
+            if exists and skip_existing:
                 summary.skipped += 1
                 note(item, "skipped")
                 continue
-            if target.exists() and not force:
-                reason = f"output {target} exists (use --force or --skip-existing)"
-                summary.failures.append(Failure(item.source, reason))
-                note(item, f"failed: {reason}")
+            if exists and not force:
+                fail(item, f"output {target} exists (use --force or --skip-existing)")
                 continue
             result = attempt(item)
             if result is None:
@@ -284,8 +303,7 @@ def run_batch(
                 with atomic_open(target) as f:
                     writer.write_one(result, f)
             except OutputError as err:
-                summary.failures.append(Failure(item.source, str(err)))
-                note(item, f"failed: {err}")
+                fail(item, str(err))
                 continue
             summary.processed += 1
             summary.outputs.append(target)

@@ -254,3 +254,23 @@ def test_only_temporaries_of_processes_gone_are_removed(tmp_path: Path) -> None:
     assert sorted(p.name for p in removed) == sorted(stale)
     assert set(os.listdir(tmp_path)) == kept
     assert gabortag.batch.remove_stale_temporaries(tmp_path / "missing") == []
+
+
+@needs_script
+def test_long_file_names(tmp_path: Path) -> None:
+    """An output whose name fits the 255-byte limit is written, however little room is left
+    for its temporary file's name; one that does not fit fails with the reason."""
+    fits = ["a" * 245 + ".wav", "é" * 125 + ".wav"]  # outputs of 250 and 255 bytes
+    too_long = "b" * 251 + ".wav"  # 255 bytes; its output would be 256
+    (tmp_path / "in").mkdir()
+    try:
+        for name in [*fits, too_long]:
+            shutil.copy(SPEECH, tmp_path / "in" / name)
+    except OSError as err:
+        pytest.skip(f"this file system refuses long names ({err})")
+    done = run("vad", "in", "-o", "out", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    (line,) = failure_lines(done.stderr)
+    assert line.startswith(f"failed in/{too_long}: out/{'b' * 251}.json: cannot write (")
+    assert "name too long" in line
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(n[:-4] + ".json" for n in fits)
