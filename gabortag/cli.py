@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 from collections import Counter
@@ -108,11 +109,23 @@ def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+# Characters that would break a message's line or drive the terminal: C0 and C1 controls,
+# and the Unicode line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its control characters written as Python escapes (a newline in a file
+    name becomes ``\\n``), so that a message stays on one line."""
+    return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
 def _escape(text: str) -> str:
-    """User text (paths, reasons) inside rich markup: brackets are literal."""
+    """User text (paths, reasons) inside rich markup: brackets are literal, and control
+    characters are escaped (:func:`_one_line`)."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(_one_line(text))
 
 
 def _usage_error(message: str) -> typer.Exit:
@@ -278,7 +291,7 @@ def _interrupted(task: str, state: _Progress) -> str:
     if state.plan.mode == "dir":
         return text + "; the outputs written are complete: add --skip-existing to go on"
     if state.plan.mode == "file":
-        return text + f"; {state.plan.path} was not written"
+        return text + f"; {_one_line(str(state.plan.path))} was not written"
     return text + "; the output is incomplete"
 
 

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -391,3 +392,27 @@ def test_unreadable_file_whoever_runs_the_tests(
     assert result.stderr.splitlines()[:-1] == [f"failed {locked}: permission denied"]
     doc = json.loads(result.stdout)
     assert [f["path"] for f in doc["files"]] == [str(root / GOOD)]
+
+
+@needs_script
+def test_control_characters_in_a_name_keep_its_failure_on_one_line(
+    corpus: tuple[Path, dict[str, str | None]], tmp_path: Path
+) -> None:
+    """A newline (or a terminal escape) in a file name is shown escaped on stderr; the JSON
+    output keeps the name as it is."""
+    name = "new\nline \x1b[1mbold\u2028.wav"
+    try:
+        (tmp_path / name).write_text("not audio\n", encoding="utf-8")
+    except OSError as err:
+        pytest.skip(f"the file system refuses control characters in names ({err})")
+    shutil.copy(corpus[0] / GOOD, tmp_path / GOOD)
+    done = run("vad", GOOD, name, "--threads", "1", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 2 and lines[1].startswith("gabortag vad: 2 inputs")
+    assert lines[0] == (
+        "failed new\\nline \\x1b[1mbold\\u2028.wav: not a readable audio file "
+        "(Format not recognised)"
+    )
+    doc = json.loads(done.stdout)
+    assert [e["path"] for e in doc["errors"]] == [name]
