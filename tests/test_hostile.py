@@ -224,9 +224,6 @@ def check_sane(task: str, item: dict[str, Any], case: Case) -> None:
             assert 0.0 <= e["low_freq"] <= e["high_freq"] <= 16_000.0
 
 
-pytestmark = needs_script
-
-
 TASKS = ("vad", "birdcalls")
 
 
@@ -254,6 +251,7 @@ def cli_runs(
         return {job: future.result() for job, future in futures.items()}
 
 
+@needs_script
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name.encode("ascii", "replace").decode())
 def test_cli_with_a_good_file(
@@ -290,6 +288,7 @@ def test_cli_with_a_good_file(
         assert line == f"failed {case.name}: {error['error']}"
 
 
+@needs_script
 def test_cli_over_the_whole_corpus(corpus: tuple[Path, dict[str, str | None]]) -> None:
     """The corpus folder as one argument: every file gets a result or one failure line."""
     root, not_made = corpus
@@ -345,6 +344,7 @@ def test_corpus_has_a_file_per_case(corpus: tuple[Path, dict[str, str | None]]) 
     assert set(os.listdir(root)) == made | {GOOD}
 
 
+@needs_script
 @pytest.mark.parametrize(
     ("task", "fmt", "ext"),
     [("vad", "rttm", ".rttm"), ("birdcalls", "raven", ".selections.txt")],
