@@ -15,12 +15,15 @@ Where the work runs is a :class:`Runner`'s business (here, worker processes, a d
 this module writes every output itself, in input order, so outputs are the same however the
 work was spread. A failing input never stops the batch: its error is recorded and reported,
 and the others go on.
+A temporary file left behind by a run that was killed outright is removed by the next run
+that writes into its folder (:func:`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -115,17 +118,82 @@ def _umask() -> int:
     return mask
 
 
+#: How text outputs encode what UTF-8 cannot: file names that are not valid UTF-8 reach Python
+#: as lone surrogates (PEP 383), and are written back as the bytes they came from.
+TEXT_ERRORS = "surrogateescape"
+
+
+# Temporary outputs are ``.NAME.<8 random characters of mkstemp>.<pid>.tmp`` beside NAME.
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.(\d+)\.tmp")
+
+
+def _running(pid: int) -> bool:
+    """Whether a process with id ``pid`` runs on this machine (``True`` when unsure)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # none has it, or no process can
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary outputs that killed processes left in ``folder``; return them.
+
+    Outputs are written to a temporary file that is renamed into place, or deleted on any
+    error; only a process killed outright (``SIGKILL``, power loss) leaves one behind. Its
+    name holds the id of the process that wrote it, and it is stale when no process of that id
+    runs on this machine. Problems (a missing or unreadable folder, a file gone meanwhile) are
+    ignored.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMPORARY.fullmatch(entry.name)
+        if match is None or _running(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
+#: Longest file name, in bytes, of the usual file systems (ext4, XFS, APFS, NTFS, ...).
+NAME_MAX = 255
+
+
+def _temporary_affixes(path: Path) -> tuple[str, str]:
+    """``mkstemp``'s prefix and suffix for a temporary file beside ``path``: hidden, named
+    after it, and ending in this process's id; the name is shortened so that the temporary
+    file's name fits :data:`NAME_MAX` whenever ``path``'s does."""
+    suffix = f".{os.getpid()}.tmp"
+    room = NAME_MAX - len(suffix) - len(".") - 8 - len(".")  # mkstemp adds 8 characters
+    name = path.name[:room]
+    while len(os.fsencode(name)) > room:
+        name = name[:-1]
+    return f".{name}.", suffix
+
+
 @contextlib.contextmanager
 def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        prefix, suffix = _temporary_affixes(path)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     except OSError as err:
         raise OutputError(f"{path}: cannot write ({err.strerror or err})") from err
     try:
         binary = "b" in mode
         with os.fdopen(
-            fd, mode, encoding=None if binary else "utf-8", newline=None if binary else ""
+            fd,
+            mode,
+            encoding=None if binary else "utf-8",
+            errors=None if binary else TEXT_ERRORS,
+            newline=None if binary else "",
         ) as f:
             yield f
             f.flush()
@@ -142,7 +210,11 @@ def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
 
 @contextlib.contextmanager
 def atomic_open(path: Path) -> Iterator[TextIO]:
-    """Write text to a temporary file beside ``path``; rename it into place only on success."""
+    """Write text to a temporary file beside ``path``; rename it into place only on success.
+
+    The text is UTF-8; a lone surrogate (a file name that is not valid UTF-8, as Python decodes
+    it) is written as the byte it stands for, as Python writes it to a POSIX terminal.
+    """
     with _atomic(path, "w") as f:
         yield f  # type: ignore[misc]
 
@@ -214,9 +286,13 @@ def _dir_verdicts(
     """Per input of a ``dir`` plan: its output path and ``None`` (to process), ``"skipped"``,
     or the reason it fails without being processed. Decided for all inputs before any work."""
     claimed: dict[Path, str] = {}  # output path -> the input it belongs to in this run
+    swept: set[Path] = set()  # output folders cleared of stale temporary files
     verdicts: list[tuple[Path, str | None]] = []
     for item in items:
         target = output_path(plan, item, fmt, task)
+        if target.parent not in swept:
+            swept.add(target.parent)
+            remove_stale_temporaries(target.parent)
         verdict: str | None = None
         if target in claimed:  # e.g. a/x.wav and a/x.flac both map to a/x.json
             verdict = (
@@ -225,9 +301,13 @@ def _dir_verdicts(
             )
         else:
             claimed[target] = item.source
-            if target.exists() and skip_existing:
+            try:
+                exists = target.exists()
+            except OSError as err:  # e.g. a name longer than the file system allows
+                exists, verdict = False, f"{target}: cannot write ({err.strerror or err})"
+            if exists and skip_existing:
                 verdict = _SKIPPED
-            elif target.exists() and not force:
+            elif exists and not force:
                 verdict = f"output {target} exists (use --force or --skip-existing)"
         verdicts.append((target, verdict))
     return verdicts
@@ -256,6 +336,10 @@ def run_batch(
     ``on_done(item, status)`` is called after each input, in input order, with status ``ok``,
     ``skipped`` or ``failed: reason``. Errors of type :class:`~gabortag.errors.GabortagError`
     (and ``OSError``, ``ValueError``) become failures; anything else is a bug and propagates.
+
+    Raises:
+        OutputError: the combined output (``file`` or ``stream`` mode) could not be written;
+            a ``file`` output is then left as it was. ``BrokenPipeError`` propagates as is.
     """
     summary = BatchSummary(failures=list(initial_failures))
     writer = get_writer(fmt, task)
@@ -314,9 +398,17 @@ def run_batch(
 
     if plan.mode == "file":
         assert plan.path is not None
+        remove_stale_temporaries(plan.path.parent)
         with atomic_open(plan.path) as f:
             combined(f)
         summary.outputs.append(plan.path)
     else:
-        combined(stdout if stdout is not None else sys.stdout)
+        stream = stdout if stdout is not None else sys.stdout
+        try:
+            combined(stream)
+        except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
+            raise
+        except OSError as err:  # e.g. a full disk under `> results.json`
+            name = getattr(stream, "name", "the output stream")
+            raise OutputError(f"{name}: cannot write ({err.strerror or err})") from err
     return summary

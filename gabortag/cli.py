@@ -6,8 +6,15 @@ Results go to stdout (or ``-o``); progress, errors and the summary go to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import sys
 import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
@@ -125,11 +132,23 @@ def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+# Characters that would break a message's line or drive the terminal: C0 and C1 controls,
+# and the Unicode line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    """``text`` with its control characters written as Python escapes (a newline in a file
+    name becomes ``\\n``), so that a message stays on one line."""
+    return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
 def _escape(text: str) -> str:
-    """User text (paths, reasons) inside rich markup: brackets are literal."""
+    """User text (paths, reasons) inside rich markup: brackets are literal, and control
+    characters are escaped (:func:`_one_line`)."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(_one_line(text))
 
 
 def _usage_error(message: str) -> typer.Exit:
@@ -337,8 +356,8 @@ _SCENE_OPTIONS = {
 
 def _option_message(message: str) -> str:
     """A :class:`~gabortag.scenes.SceneOptions` message with its field named as the option."""
-    for field, option in _SCENE_OPTIONS.items():
-        message = message.replace(field, option)
+    for name, option in _SCENE_OPTIONS.items():
+        message = message.replace(name, option)
     return message
 
 
@@ -370,6 +389,44 @@ def _parse_thresholds(values: list[str]) -> dict[str, float]:
     return out
 
 
+@dataclass
+class _Progress:
+    """How far a task command got: its inputs, its output plan, and how each finished input
+    ended (``ok``, ``skipped``, ``failed``)."""
+
+    total: int = 0
+    plan: OutputPlan | None = None
+    ended: Counter[str] = field(default_factory=Counter)
+
+
+def _interrupted(task: str, state: _Progress) -> str:
+    """The one line printed when a task command is interrupted."""
+    n = sum(state.ended.values())
+    text = f"gabortag {task}: interrupted"
+    if state.plan is None:
+        return text + " before any input was processed"
+    text += (
+        f" after {n} of {state.total} input{'s' * (state.total != 1)} ({state.ended['ok']} done, "
+        f"{state.ended['skipped']} skipped, {state.ended['failed']} failed)"
+    )
+    if state.plan.mode == "dir":
+        return text + "; the outputs written are complete: add --skip-existing to go on"
+    if state.plan.mode == "file":
+        return text + f"; {_one_line(str(state.plan.path))} was not written"
+    return text + "; the output is incomplete"
+
+
+@contextlib.contextmanager
+def _interruptible(task: str, state: _Progress) -> Iterator[None]:
+    """Turn Ctrl-C (``KeyboardInterrupt``) into one line saying how far ``state`` got, and
+    exit code 130, instead of a traceback."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        _stderr().print(_interrupted(task, state), markup=False)
+        raise typer.Exit(130) from None
+
+
 def _run_task(
     spec: TaskSpec,
     inputs: list[str],
@@ -383,7 +440,8 @@ def _run_task(
 ) -> NoReturn:
     """What every task command does: check the request, find the inputs, plan the outputs, load
     the model (here, and in each worker: ``jobs`` processes, or the workers of a dask
-    ``scheduler``), run the batch with progress, print the summary, exit 0/1/2."""
+    ``scheduler``), run the batch with progress, print the summary, exit 0/1/2; 130 with one
+    line saying how far it got when interrupted (Ctrl-C)."""
     from .batch import Failure, plan_output
     from .discover import discover
     from .errors import GabortagError, OutputError
@@ -402,47 +460,88 @@ def _run_task(
         )
     if inputs.count("-") > 1:
         raise _usage_error("stdin (-) can be given only once")
-    items, missing = discover(inputs)
-    if not items and missing:
-        raise _usage_error("no audio to process: " + "; ".join(str(e) for e in missing))
-    try:
-        plan = plan_output(output, fmt, len(items), force=force, task=task)
-    except ValueError as err:
-        raise _usage_error(str(err)) from err
-    if skip_existing and plan.mode != "dir":
-        raise _usage_error("--skip-existing needs -o DIR (one output file per input)")
-    try:  # the model and options are checked here, before any worker starts
-        processor = build_processor(spec)
-        runner = make_runner(spec, jobs=jobs, scheduler=scheduler, local=processor.process)
-    except (GabortagError, ValueError) as err:
-        raise _usage_error(str(err)) from err
+    state = _Progress()
+    with _interruptible(task, state):
+        items, missing = discover(inputs)
+        if not items and missing:
+            raise _usage_error("no audio to process: " + "; ".join(str(e) for e in missing))
+        try:
+            plan = plan_output(output, fmt, len(items), force=force, task=task)
+        except ValueError as err:
+            raise _usage_error(str(err)) from err
+        if skip_existing and plan.mode != "dir":
+            raise _usage_error("--skip-existing needs -o DIR (one output file per input)")
+        try:  # the model and options are checked here, before any worker starts
+            processor = build_processor(spec)
+            runner = make_runner(spec, jobs=jobs, scheduler=scheduler, local=processor.process)
+        except (GabortagError, ValueError) as err:
+            raise _usage_error(str(err)) from err
 
-    console = _stderr()
-    failures = [Failure(e.path, e.reason) for e in missing]
-    for f in failures:
-        console.print(f"[red]failed[/] {_escape(f.path)}: {_escape(f.reason)}", markup=True)
-    started = time.perf_counter()
+        console = _stderr()
+        failures = [Failure(e.path, e.reason) for e in missing]
+        for f in failures:
+            console.print(f"[red]failed[/] {_escape(f.path)}: {_escape(f.reason)}", markup=True)
+        state.total, state.plan = len(items), plan
+        if plan.mode == "stream":
+            _stdout_keeps_file_names()
+        started = time.perf_counter()
+        try:
+            summary = _run_with_progress(
+                console,
+                task,
+                items,
+                runner,
+                fmt,
+                plan,
+                skip_existing,
+                force,
+                failures,
+                quiet,
+                state,
+            )
+        except OutputError as err:  # the combined output could not be written
+            console.print(f"[bold red]error:[/] {_escape(str(err))}", markup=True)
+            if plan.mode == "stream":
+                _drop_stdout()
+            raise typer.Exit(1) from err
+        finally:
+            close = getattr(runner, "close", None)
+            if close is not None:
+                close()
+        elapsed = time.perf_counter() - started
+        if not quiet:
+            total = len(items) + len(missing)
+            console.print(
+                f"gabortag {task}: {total} input{'s' * (total != 1)}: {summary.processed} done, "
+                f"{summary.skipped} skipped, {summary.failed} failed in {elapsed:.1f} s "
+                f"(model {processor.model.name} {_where(runner, processor.model.provider)})",
+                markup=False,
+            )
+        raise typer.Exit(1 if summary.failed else 0)
+
+
+def _stdout_keeps_file_names() -> None:
+    """Let standard output write file names that are not valid UTF-8 as their own bytes (as
+    :func:`gabortag.batch.atomic_open` does for files), whatever ``PYTHONIOENCODING`` says."""
+    from .batch import TEXT_ERRORS
+
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if callable(reconfigure):
+        reconfigure(errors=TEXT_ERRORS)
+
+
+def _drop_stdout() -> None:
+    """Point standard output at the null device after a failed write, so that what is still
+    buffered does not fail again, with a traceback, when Python flushes it at exit."""
     try:
-        summary = _run_with_progress(
-            console, task, items, runner, fmt, plan, skip_existing, force, failures, quiet
-        )
-    except OutputError as err:  # the combined output file could not be written
-        console.print(f"[bold red]error:[/] {_escape(str(err))}", markup=True)
-        raise typer.Exit(1) from err
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # not a real file (e.g. captured by a test runner)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
     finally:
-        close = getattr(runner, "close", None)
-        if close is not None:
-            close()
-    elapsed = time.perf_counter() - started
-    if not quiet:
-        total = len(items) + len(missing)
-        console.print(
-            f"gabortag {task}: {total} input{'s' * (total != 1)}: {summary.processed} done, "
-            f"{summary.skipped} skipped, {summary.failed} failed in {elapsed:.1f} s "
-            f"(model {processor.model.name} {_where(runner, processor.model.provider)})",
-            markup=False,
-        )
-    raise typer.Exit(1 if summary.failed else 0)
+        os.close(devnull)
 
 
 def _where(runner: Runner, provider: str) -> str:
@@ -468,6 +567,7 @@ def _run_with_progress(
     force: bool,
     failures: list[Failure],
     quiet: bool,
+    state: _Progress,
 ) -> BatchSummary:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -487,6 +587,7 @@ def _run_with_progress(
         bar = progress.add_task(task, total=len(items))
 
         def done(item: InputItem, status: str) -> None:
+            state.ended[status.partition(":")[0]] += 1
             if status.startswith("failed"):
                 progress.console.print(
                     f"[red]failed[/] {_escape(item.source)}: "

@@ -96,5 +96,6 @@ def segments_from_scores(
             merged[-1][1] = max(merged[-1][1], span[1])
         else:
             merged.append(span)
-    rounded = [(round(s, 6), round(e, 6)) for s, e in merged]
+    # Rounded to the microsecond, then clipped: rounding must not push an end past the duration.
+    rounded = [(min(round(s, 6), duration), min(round(e, 6), duration)) for s, e in merged]
     return [Segment(s, e) for s, e in rounded if e > s and e - s >= options.min_speech]

@@ -32,7 +32,8 @@ needs_script = pytest.mark.skipif(
 def run(
     *args: str | Path, cwd: Path, stdin: bytes | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """Run the console script; stdout and stderr are decoded text."""
+    """Run the console script; stdout and stderr are decoded text (bytes that are not UTF-8,
+    such as a file name's, become lone surrogates, as ``os.fsdecode`` makes them)."""
     assert GABORTAG is not None
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "PYTHONIOENCODING": "utf-8"}
     done = subprocess.run(
@@ -45,7 +46,10 @@ def run(
         check=False,
     )
     return subprocess.CompletedProcess(
-        done.args, done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8")
+        done.args,
+        done.returncode,
+        done.stdout.decode("utf-8", "surrogateescape"),
+        done.stderr.decode("utf-8", "surrogateescape"),
     )
 
 

@@ -102,6 +102,13 @@ def test_segments_are_clipped_to_a_duration_shorter_than_the_frames() -> None:
     assert spans([0.0, 0.0, 0.0, 0.9], duration=0.7) == []
 
 
+def test_rounding_does_not_push_an_end_past_the_duration() -> None:
+    # 384 samples at 11025 Hz: 0.0348299... s, which rounds up at the microsecond.
+    duration = 384 / 11025
+    segs = segments_from_scores(np.array([0.9, 0.9], np.float32), 0.02, duration, RAW)
+    assert segs == [Segment(0.0, duration)]
+
+
 # --------------------------------------------------------------------------- gaps and min_speech
 
 
