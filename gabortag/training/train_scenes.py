@@ -7,6 +7,8 @@ computed once; augmentation then works on power spectra, where sounds add:
 - a background (``background``-class recording or synthetic noise) added 10–30 dB below the
   clip with probability 0.5, so that every class is heard over other sources' noise;
 - the clip's band-limited twin (nothing above 4 kHz, as in 8 kHz sources) with probability 0.2;
+- (shipped model) digital silence over 10-60 % of the clip at its start or end, with
+  probability 0.3, so that silent padding (as in many ESC-10 clips) is no class cue;
 - a circular time shift, then a crop of the first 3 s (the network pools over time, so it
   classifies 5 s windows as well; training on crops costs less);
 - mixup (Beta(0.4, 0.4)) of two clips' power spectra and targets;
@@ -80,15 +82,24 @@ class Augmenter:
         rng: np.random.Generator,
         mixup: float = 0.4,
         crop: int = 300,
+        silence: float = 0.0,
     ) -> None:
         self.mel, self.mel_band, self.labels = mel, mel_band, labels
         self.n_classes, self.noise, self.rng, self.mixup = n_classes, noise, rng, mixup
         self.crop = crop
+        self.silence = silence
 
     def _one(self, i: int) -> np.ndarray:
         rng = self.rng
         p = self.mel_band[i] if rng.random() < 0.2 else self.mel[i]
         p = p * 10 ** (rng.uniform(-20, 20) / 10)
+        if self.silence and rng.random() < self.silence:  # digital silence at one end
+            n = int(p.shape[1] * rng.uniform(0.1, 0.6))
+            p = p.copy()
+            if rng.random() < 0.5:
+                p[:, :n] = 0
+            else:
+                p[:, p.shape[1] - n :] = 0
         if len(self.noise) and rng.random() < 0.5:
             bg = self.noise[int(rng.integers(len(self.noise)))]
             bg = np.roll(bg, int(rng.integers(bg.shape[1])), axis=1)

@@ -1,0 +1,74 @@
+"""The bundled `scenes` model: it hears speech in the project's synthesised speech clip and not
+in synthesised noise, its ONNX file matches its torch checkpoint, and (where ../shared/data is
+present) it reproduces its card's ESC-10 fold-5 accuracy."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _cli_helpers import needs_script, run
+
+from gabortag.inference import load_model
+from gabortag.models import models_dir
+
+ROOT = Path(__file__).parents[1]
+CLIPS = ROOT / "tests" / "data"
+DATA = Path(os.environ.get("GABORTAG_DATA", ROOT / ".." / "shared" / "data"))
+
+
+def _top_labels(path: Path) -> list[str]:
+    from gabortag.scenes import tag_scenes
+
+    result = tag_scenes(str(path), model="scenes")
+    return [w.labels[0].label for w in result.windows if w.labels]
+
+
+def test_speech_clip_is_speech() -> None:
+    tops = _top_labels(CLIPS / "speech_noise.flac")
+    assert tops and tops.count("speech") > len(tops) / 2, tops
+
+
+def test_noise_clip_is_not_speech() -> None:
+    tops = _top_labels(CLIPS / "noise.flac")
+    assert tops and "speech" not in tops, tops
+
+
+@needs_script
+def test_cli_summary_names_speech(tmp_path: Path) -> None:
+    done = run("scenes", CLIPS / "speech_noise.flac", "--top-k", "1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)["files"][0]["summary"]
+    assert summary[0]["label"] == "speech"
+
+
+def test_onnx_matches_checkpoint() -> None:
+    torch = pytest.importorskip("torch")
+    from gabortag.audio import load_audio
+    from gabortag.training.scenenet import from_checkpoint
+
+    model = load_model("scenes", threads=1)
+    ck = torch.load(models_dir() / model.card["checkpoint"], weights_only=False)
+    net = from_checkpoint(ck)
+    wav, _ = load_audio(str(CLIPS / "speech_noise.flac"), model.sample_rate)
+    rng = np.random.default_rng(0)
+    batch = np.stack([wav[:80000], (0.05 * rng.standard_normal(80000)).astype(np.float32)])
+    with torch.no_grad():
+        ref = torch.softmax(net(torch.from_numpy(batch)), -1).numpy()
+    np.testing.assert_allclose(model.run(batch), ref, atol=1e-4)
+    assert list(model.info.labels) == ck["labels"]
+
+
+@pytest.mark.skipif(not (DATA / "esc10" / "meta.csv").is_file(), reason=f"no ESC-10 at {DATA}")
+def test_card_fold5_accuracy_is_reproduced(tmp_path: Path) -> None:
+    from gabortag.scene_metrics import evaluate_scene_files
+
+    rows = (DATA / "esc10" / "meta.csv").read_text().splitlines()[1:]
+    files = [DATA / "esc10" / r.split(",")[0] for r in rows if r.split(",")[2] == "5"]
+    result = evaluate_scene_files("scenes", files, threads=1)
+    assert result.overall is not None
+    card = load_model("scenes").card["metrics"]["esc10_fold5"]
+    assert result.overall["accuracy"] == pytest.approx(card["accuracy"], abs=1e-4)
