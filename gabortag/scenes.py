@@ -12,8 +12,11 @@ In samples at the model's rate, with window length ``W`` and hop ``H``: windows 
 ``0, H, 2H, ...``; the last one is the first whose end ``k·H + W`` reaches the end of the
 audio ``N``, and is truncated to ``N`` (so a file shorter than a window gives one window
 covering it, and no window starts at or after ``N``). Zero samples give no window. A window
-shorter than ``min_samples`` (the truncated last one, or a short file) is zero-padded at its end
-before the network sees it; its reported end stays the end of the audio. See
+shorter than the window length (the truncated last one, or a short file) is filled up to it
+(and to at least ``min_samples``) by repeating its samples before the network sees it: the
+classifier was trained on full windows, short clips repeated to fill them, and pools over
+time, so repetition keeps the window's statistics where zeros or a short input would change
+them; its reported end stays the end of the audio. See
 :func:`window_spans`.
 
 Files are streamed (:func:`iter_windows`): memory holds one decoded block, one window and one
@@ -239,8 +242,9 @@ def score_windows(
     """``(start, end, scores)`` of each window of the mono ``blocks`` at the model's rate.
 
     ``start``, ``end`` are sample indices (:func:`window_spans`); ``scores`` is float32
-    ``(n_classes,)``. Windows of equal length are batched, about ``chunk_seconds`` of audio per
-    network call; a window shorter than ``windows.min_samples`` is zero-padded at its end.
+    ``(n_classes,)``. Windows are batched, about ``chunk_seconds`` of audio per network call;
+    a window shorter than the window length (or ``windows.min_samples``) is filled by
+    repetition (see the module docstring).
     The batches depend only on the windows, so any block sizes give the same scores.
     """
     size = max(windows.window, windows.min_samples)
@@ -249,10 +253,9 @@ def score_windows(
     pending: list[tuple[int, np.ndarray]] = []
 
     def run(batch: list[tuple[int, np.ndarray]]) -> Iterator[tuple[int, int, np.ndarray]]:
-        length = max(len(batch[0][1]), windows.min_samples)
-        x = np.zeros((len(batch), length), np.float32)
+        x = np.zeros((len(batch), size), np.float32)
         for row, (_, samples) in enumerate(batch):
-            x[row, : len(samples)] = samples
+            x[row] = np.resize(samples, size)  # repeats a short window to fill the row
         scores = model.run(x)
         if scores.shape != (len(batch), n_labels):
             raise ModelError(
@@ -263,9 +266,6 @@ def score_windows(
             yield start, start + len(samples), row_scores
 
     for start, samples in iter_windows(blocks, windows.window, windows.hop):
-        if pending and len(samples) != len(pending[0][1]):
-            yield from run(pending)
-            pending = []
         pending.append((start, samples))
         if len(pending) == per_call:
             yield from run(pending)

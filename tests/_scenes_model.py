@@ -3,7 +3,7 @@
 The graph maps ``waveform`` ``(batch, samples)`` to ``scores`` ``(batch, 5)``: the softmax of
 ``[mean, rms, 1] @ WEIGHTS`` per row, where ``mean`` and ``rms`` are those of the row's samples.
 It reads sample ``MIN_SAMPLES - 1`` of every row, so onnxruntime fails on a window shorter than
-``gabortag.min_samples``: a runtime that forgets the zero padding is caught.
+``gabortag.min_samples``: a runtime that forgets to fill short windows is caught.
 
 Label behaviour (with the weights below): silence is ``background``; a loud zero-mean signal is
 ``chainsaw`` (rms above 0.55) or ``speech`` (rms 0.1-0.5); a positive offset is ``music``, a
