@@ -110,7 +110,7 @@ def eval_command(
     birdcalls: note error rate, note-type accuracy, frame error, onset/offset error, per type P/R.
 
     scenes: accuracy, macro F1, per-class precision/recall and the confusion matrix of clip
-    labels (the arg-max of the mean of a file's window scores).
+    labels (the arg-max of a file's window scores, averaged with weights = window lengths).
 
     Decisions are the model's defaults, as the task commands make them.
     """

@@ -2,10 +2,11 @@
 recall, confusion matrix.
 
 A file's class scores are the mean of its windows' scores (``gabortag scenes`` windows, at the
-model's rate); its predicted class is their arg-max. The true class comes from a reference
-CSV (``file,label``, other columns ignored; files matched by stem, as in the other tasks), or,
-without one, from the name of the folder holding the file (the folder-per-class layout of
-``gabortag train scenes``).
+model's rate), weighted by each window's length, so that the short last window of a 5.01 s
+clip cut into 5 s windows counts for 0.01 s; its predicted class is their arg-max. The true
+class comes from a reference CSV (``file,label``, other columns ignored; files matched by
+stem, as in the other tasks), or, without one, from the name of the folder holding the file
+(the folder-per-class layout of ``gabortag train scenes``).
 
 Two accuracies are reported: over all of the model's labels, and with the arg-max restricted
 to the labels the reference uses (for example the ten ESC-10 classes of a model that knows
@@ -36,16 +37,17 @@ def clip_scores(
     window_s: float | None = None,
     hop_s: float | None = None,
 ) -> np.ndarray:
-    """Mean window scores ``(n_classes,)`` of one file (windows and hop in seconds; ``None``:
-    the model's defaults). Raises ``AudioError`` for unreadable audio, ``ValueError`` for an
-    empty file."""
+    """Mean window scores ``(n_classes,)`` of one file, weighted by window length (window and
+    hop in seconds; ``None``: the model's defaults). Raises ``AudioError`` for unreadable or
+    empty audio."""
     wav, _info = load_audio(os.fspath(path), model.sample_rate)
     win = windowing(model, SceneOptions(window_s=window_s, hop_s=hop_s))
-    scores = [s for _, _, s in score_windows(model, [wav], win)]
-    if not scores:
+    windows = list(score_windows(model, [wav], win))
+    if not windows:
         raise AudioError(os.fspath(path), "no audio to classify (0 samples)")
-    mean: np.ndarray = np.mean(np.stack(scores), axis=0)
-    return mean
+    weights = np.array([end - start for start, end, _ in windows], np.float64)
+    mean: np.ndarray = np.average(np.stack([s for _, _, s in windows]), axis=0, weights=weights)
+    return mean.astype(np.float32)
 
 
 def classify_files(

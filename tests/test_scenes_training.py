@@ -239,3 +239,20 @@ def test_eval_scenes_with_reference(scenes_model: Path, tmp_path: Path) -> None:
     assert run.returncode == 1
     assert "c.wav" in run.stderr and "no reference entry" in run.stderr
     assert "accuracy" in run.stdout
+
+
+def test_clip_scores_weight_windows_by_length(scenes_model: Path, tmp_path: Path) -> None:
+    """A clip a few samples longer than the window: the tiny last window counts for its length."""
+    from gabortag.scene_metrics import clip_scores
+    from gabortag.scenes import SceneOptions, score_windows, windowing
+
+    rng = np.random.default_rng(2)
+    x = np.concatenate([0.3 * rng.standard_normal(8000), np.full(8, 0.9)]).astype(np.float32)
+    path = tmp_path / "clip.wav"
+    sf.write(path, x, 8000, subtype="FLOAT")
+    model = Model(ModelSpec("tiny", scenes_model, None), threads=1)
+    windows = list(score_windows(model, [x], windowing(model, SceneOptions(hop_s=1.0))))
+    assert [(s, e) for s, e, _ in windows] == [(0, 8000), (8000, 8008)]
+    expected = (windows[0][2] * 8000 + windows[1][2] * 8) / 8008
+    np.testing.assert_allclose(clip_scores(model, path, hop_s=1.0), expected, atol=1e-5)
+    assert not np.allclose(windows[0][2], windows[1][2], atol=1e-2)  # the weighting matters

@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> None:
         "first_layer": net.config.first_layer,
         "architecture": net.config.to_dict(),
         "metrics": {
-            "protocol": "gabortag/scene_metrics.py on the exported ONNX, one 5 s window per clip",
+            "protocol": "gabortag/scene_metrics.py on the exported ONNX: 5 s windows, a clip's "
+            "scores averaged over its windows weighted by their length",
             **metrics,
         },
         "headline": {
