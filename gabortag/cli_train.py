@@ -75,6 +75,36 @@ def _torch_device(device: str) -> str:
         raise typer.Exit(2) from err
 
 
+ScratchKernels = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option(help="Number of Gabor kernels (with --from-scratch) \\[the recipe's].", min=1),
+]
+ScratchKernelSize = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="Gabor kernel MELxFRAMES, odd (with --from-scratch) \\[the recipe's]."),
+]
+
+
+def _scratch_config(
+    task: str, kernels: int | None, kernel_size: str | None, from_scratch: bool
+) -> dict[str, Any]:
+    """The architecture changes of ``--kernels``/``--kernel-size``; exit 2 without
+    ``--from-scratch`` (fine-tuning keeps the bundled model's Gabor layer)."""
+    changes: dict[str, Any] = {}
+    if kernels is not None:
+        changes["n_kernels"] = kernels
+    if kernel_size is not None:
+        changes["kernel_size"] = _kernel_size(kernel_size)
+    if changes and not from_scratch:
+        typer.echo(
+            f"error: --kernels and --kernel-size change the architecture, so they need "
+            f"--from-scratch (fine-tuning keeps the bundled {task} model's Gabor layer)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return changes
+
+
 def _init_checkpoint(init: str | None, from_scratch: bool) -> Path | None:
     """The checkpoint to fine-tune: ``init`` as a ``.pt`` path, or the checkpoint a bundled
     model's card names (``None`` with ``--from-scratch``)."""
@@ -195,6 +225,8 @@ def train_vad(
     init: Init = "vad",
     from_scratch: FromScratch = False,
     epochs: Epochs = 20,
+    kernels: ScratchKernels = None,
+    kernel_size: ScratchKernelSize = None,
     seed: Seed = 0,
     threads: Threads = None,
     device: TrainDevice = "cpu",
@@ -205,14 +237,22 @@ def train_vad(
     Files are split, not segments: every 8th matched file (sorted by id) validates; the epoch
     with the best validation ROC-AUC is kept. Run the same command again to resume.
     """
+    config = _scratch_config("vad", kernels, kernel_size, from_scratch)
     _need_torch()
     torch_device = _torch_device(device)
-    from .training.train_vad_user import release, train
+    from .training.train_vad_user import VAD_CONFIG, release, train
 
     run = _run_options(init, from_scratch, epochs, seed, threads)
     with _training_errors(), _epoch_progress(epochs) as on_epoch:
         result = train(
-            audio, reference, out, uem=uem, device=torch_device, on_epoch=on_epoch, **run
+            audio,
+            reference,
+            out,
+            uem=uem,
+            config=dataclasses.replace(VAD_CONFIG, **config),
+            device=torch_device,
+            on_epoch=on_epoch,
+            **run,
         )
     with _training_errors():
         card = release(out / "best.pt", audio, reference, out / "model.onnx", uem=uem)
@@ -233,14 +273,8 @@ def train_scenes(
     init: Init = "scenes",
     from_scratch: FromScratch = False,
     epochs: Epochs = 30,
-    kernels: Annotated[
-        Optional[int],  # noqa: UP045
-        typer.Option(help="Number of Gabor kernels (with --from-scratch) \\[16].", min=1),
-    ] = None,
-    kernel_size: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(help="Gabor kernel MELxFRAMES, odd (with --from-scratch) \\[9x25]."),
-    ] = None,
+    kernels: ScratchKernels = None,
+    kernel_size: ScratchKernelSize = None,
     seed: Seed = 0,
     threads: Threads = None,
     device: TrainDevice = "cpu",
@@ -252,24 +286,13 @@ def train_scenes(
     bundled scenes model unless --from-scratch; keeps the epoch with the best validation
     accuracy; run the same command again to resume.
     """
-    size = _kernel_size(kernel_size) if kernel_size else None
-    if (kernels is not None or size is not None) and not from_scratch:
-        typer.echo(
-            "error: --kernels and --kernel-size change the architecture, so they need "
-            "--from-scratch (fine-tuning keeps the bundled model's Gabor layer)",
-            err=True,
-        )
-        raise typer.Exit(2)
+    changes = _scratch_config("scenes", kernels, kernel_size, from_scratch)
     _need_torch()
     torch_device = _torch_device(device)
     from .training.scenenet import SceneConfig
     from .training.train_scenes_user import release, train
 
-    config = SceneConfig()
-    if kernels is not None:
-        config = dataclasses.replace(config, n_kernels=kernels)
-    if size is not None:
-        config = dataclasses.replace(config, kernel_size=size)
+    config = dataclasses.replace(SceneConfig(), **changes)
     run = _run_options(init, from_scratch, epochs, seed, threads)
     with _training_errors(), _epoch_progress(epochs) as on_epoch:
         result = train(audio, out, config=config, device=torch_device, on_epoch=on_epoch, **run)

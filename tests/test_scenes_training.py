@@ -256,3 +256,23 @@ def test_clip_scores_weight_windows_by_length(scenes_model: Path, tmp_path: Path
     expected = (windows[0][2] * 8000 + windows[1][2] * 8) / 8008
     np.testing.assert_allclose(clip_scores(model, path, hop_s=1.0), expected, atol=1e-5)
     assert not np.allclose(windows[0][2], windows[1][2], atol=1e-2)  # the weighting matters
+
+
+@needs_script
+def test_export_a_scenes_checkpoint(tmp_path: Path) -> None:
+    """`gabortag export` recognises a scenes checkpoint; the result runs with `gabortag scenes`."""
+    net = SceneNet(TINY)
+    ck = tmp_path / "tiny.pt"
+    torch.save(
+        {"model": net.state_dict(), "config": net.config.to_dict(), "labels": ["a", "b", "c"]}, ck
+    )
+    done = run_cli("export", str(ck), "-o", str(tmp_path / "tiny.onnx"))
+    assert done.returncode == 0, done.stderr
+    card = json.loads((tmp_path / "tiny.card.json").read_text())
+    assert card["task"] == "scenes" and card["labels"] == ["a", "b", "c"]
+    assert card["export"]["max_abs_diff_torch_vs_onnx"] < 1e-4
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, (0.1 * np.random.default_rng(0).standard_normal(3 * SR)).astype(np.float32), SR)
+    tagged = run_cli("scenes", "-m", str(tmp_path / "tiny.onnx"), str(clip), "-f", "csv")
+    assert tagged.returncode == 0, tagged.stderr
+    assert tagged.stdout.splitlines()[0] == "path,start,end,label,score"

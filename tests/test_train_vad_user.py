@@ -108,3 +108,28 @@ def test_train_vad_command_reports_an_unmatched_reference(tmp_path: Path) -> Non
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert "names no audio file" in run.stderr and "meeting7" in run.stderr, run.stderr
+
+
+def test_architecture_options_need_from_scratch(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("gabortag")
+    if not exe.exists():
+        pytest.skip("console script not installed")
+    rttm = tmp_path / "ref.rttm"
+    rttm.write_text("SPEAKER rec0 1 0.100 0.500 <NA> <NA> spk <NA> <NA>\n")
+    run = subprocess.run(
+        [
+            str(exe),
+            "train",
+            "vad",
+            "--audio",
+            str(tmp_path),
+            "--reference",
+            str(rttm),
+            "--kernels",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2 and "--from-scratch" in run.stderr

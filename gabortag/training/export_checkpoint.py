@@ -1,7 +1,8 @@
 """A training checkpoint (``.pt``) → an ONNX model the runtime loads, and its card beside it.
 
-The task is read from the checkpoint: a bird call tagger's holds ``classes`` (its call types),
-a voice activity network's only ``model`` and ``config`` (plus ``step``). The ONNX metadata
+The task is read from the checkpoint: a scene classifier's config has ``n_classes`` (and the
+checkpoint ``labels``), a bird call tagger's holds ``classes`` (its call types), a voice
+activity network's only ``model`` and ``config`` (plus ``step``). The ONNX metadata
 comes from the release scripts (:func:`gabortag.training.release_vad.vad_metadata`,
 :func:`gabortag.training.release_birdcalls.metadata`), and the graph is checked against torch
 on random input before it is written (:func:`gabortag.training.export.export_onnx`).
@@ -30,7 +31,10 @@ from ..models import sha256_of
 from ..postprocess import VadOptions
 from .export import OPSET, export_onnx, write_json
 from .release_birdcalls import metadata as bird_metadata
+from .release_scenes import metadata as scene_metadata
 from .release_vad import vad_metadata
+from .scenenet import SceneNet
+from .scenenet import from_checkpoint as scene_from_checkpoint
 from .vadnet import VadNet, from_checkpoint
 
 #: Samples of the random input the export is checked on: the receptive field plus this many hops.
@@ -85,8 +89,9 @@ def _load_reason(err: Exception) -> str:
 
 
 def checkpoint_task(ck: Mapping[str, Any]) -> str:
-    """``"birdcalls"`` when ``ck`` has ``classes``, ``"vad"`` when it has ``model`` and
-    ``config`` only; ``ModelError`` otherwise."""
+    """``"scenes"`` when ``ck``'s config has ``n_classes``, ``"birdcalls"`` when ``ck`` has
+    ``classes``, ``"vad"`` when it has ``model`` and ``config`` only; ``ModelError``
+    otherwise."""
     missing = [k for k in ("model", "config") if k not in ck]
     if missing:
         found = ", ".join(map(repr, sorted(map(str, ck)))) or "nothing"
@@ -94,12 +99,14 @@ def checkpoint_task(ck: Mapping[str, Any]) -> str:
             f"not a gabortag checkpoint: it lacks {' and '.join(map(repr, missing))} "
             f"(found: {found})"
         )
+    if isinstance(ck["config"], Mapping) and "n_classes" in ck["config"]:
+        return "scenes"
     return "birdcalls" if "classes" in ck else "vad"
 
 
-def _network(ck: Mapping[str, Any], source: str) -> VadNet:
+def _network(ck: Mapping[str, Any], source: str, task: str) -> VadNet | SceneNet:
     try:
-        return from_checkpoint(ck)
+        return scene_from_checkpoint(ck) if task == "scenes" else from_checkpoint(ck)
     except (TypeError, ValueError, KeyError, RuntimeError) as err:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise ModelError(
@@ -150,9 +157,30 @@ def export_checkpoint(
         task = checkpoint_task(ck)
     except ModelError as err:
         raise ModelError(f"{source}: {err}") from None
-    net = _network(ck, str(source))
+    net = _network(ck, str(source), task)
     model_name = name or onnx_path.stem
     post = ck.get("postprocess")
+    if isinstance(net, SceneNet):
+        labels = [str(x) for x in ck.get("labels", [])]
+        if len(labels) != net.config.n_classes:
+            raise ModelError(
+                f"{source}: {len(labels)} labels but the network has {net.config.n_classes} "
+                "outputs (a scenes checkpoint holds one label per output in 'labels')"
+            )
+        meta = scene_metadata(net, model_name, labels)
+        worst = export_onnx(
+            net, onnx_path, meta, int(meta["gabortag.receptive_field"]), window_classes=True
+        )
+        timing = {
+            "window_seconds": int(meta["gabortag.receptive_field"]) / net.config.sample_rate,
+            "hop_seconds": int(meta["gabortag.hop"]) / net.config.sample_rate,
+            "min_window_seconds": net.min_samples / net.config.sample_rate,
+        }
+        card = _card(
+            net, ck, task, model_name, labels, None, meta, source, onnx_path, worst, timing
+        )
+        write_json(card_path, card)
+        return ExportedModel(onnx_path, card_path, card)
     if task == "birdcalls":
         labels = ["background", *map(str, ck["classes"])]
         if net.config.n_outputs != len(labels):
@@ -169,13 +197,17 @@ def export_checkpoint(
         meta = vad_metadata(net, model_name, vad_options)
         options = vad_options.to_dict() if vad_options else None
     worst = export_onnx(net, onnx_path, meta, net.receptive_field + CHECK_HOPS * net.hop)
-    card = _card(net, ck, task, model_name, labels, options, meta, source, onnx_path, worst)
+    timing = {
+        "hop_seconds": net.hop / net.config.sample_rate,
+        "receptive_field_seconds": net.receptive_field / net.config.sample_rate,
+    }
+    card = _card(net, ck, task, model_name, labels, options, meta, source, onnx_path, worst, timing)
     write_json(card_path, card)
     return ExportedModel(onnx_path, card_path, card)
 
 
 def _card(
-    net: VadNet,
+    net: VadNet | SceneNet,
     ck: Mapping[str, Any],
     task: str,
     name: str,
@@ -185,6 +217,7 @@ def _card(
     source: Path,
     onnx_path: Path,
     worst: float,
+    timing: dict[str, float],
 ) -> dict[str, Any]:
     c = net.config
     card: dict[str, Any] = {
@@ -193,13 +226,12 @@ def _card(
         "task": task,
         "version": meta["gabortag.version"],
         "sample_rate": c.sample_rate,
-        "hop_seconds": net.hop / c.sample_rate,
+        **timing,
         "labels": labels,
         "parameters": sum(p.numel() for p in net.parameters()),
         "first_layer": c.first_layer,
         "gabor_parameters": 4 * c.n_kernels if c.first_layer == "gabor" else 0,
         "architecture": c.to_dict(),
-        "receptive_field_seconds": net.receptive_field / c.sample_rate,
     }
     if task == "birdcalls":
         card["frequency_range_hz"] = [c.f_min, c.f_max]
