@@ -81,55 +81,30 @@ def test_fine_tuning_starts_from_the_bundled_checkpoint(tmp_path: Path) -> None:
     assert result["best_val_auc"] >= 0.9
 
 
-def test_train_vad_command_reports_an_unmatched_reference(tmp_path: Path) -> None:
+def _train_vad(tmp_path: Path, rttm: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("gabortag")
     if not exe.exists():
         pytest.skip("console script not installed")
-    sf.write(tmp_path / "rec0.wav", np.zeros(SR, np.float32), SR)
-    rttm = tmp_path / "other.rttm"
-    rttm.write_text("SPEAKER meeting7 1 0.100 0.500 <NA> <NA> spk <NA> <NA>\n")
-    run = subprocess.run(
-        [
-            str(exe),
-            "train",
-            "vad",
-            "--audio",
-            str(tmp_path),
-            "--reference",
-            str(rttm),
-            "--out",
-            str(tmp_path / "o"),
-            "--from-scratch",
-        ],
+    return subprocess.run(
+        [str(exe), "train", "vad", "--audio", str(tmp_path), "--reference", str(rttm), *extra],
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_train_vad_command_reports_an_unmatched_reference(tmp_path: Path) -> None:
+    sf.write(tmp_path / "rec0.wav", np.zeros(SR, np.float32), SR)
+    rttm = tmp_path / "other.rttm"
+    rttm.write_text("SPEAKER meeting7 1 0.100 0.500 <NA> <NA> spk <NA> <NA>\n")
+    run = _train_vad(tmp_path, rttm, "--out", str(tmp_path / "o"), "--from-scratch")
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert "names no audio file" in run.stderr and "meeting7" in run.stderr, run.stderr
 
 
 def test_architecture_options_need_from_scratch(tmp_path: Path) -> None:
-    exe = Path(sys.executable).with_name("gabortag")
-    if not exe.exists():
-        pytest.skip("console script not installed")
     rttm = tmp_path / "ref.rttm"
     rttm.write_text("SPEAKER rec0 1 0.100 0.500 <NA> <NA> spk <NA> <NA>\n")
-    run = subprocess.run(
-        [
-            str(exe),
-            "train",
-            "vad",
-            "--audio",
-            str(tmp_path),
-            "--reference",
-            str(rttm),
-            "--kernels",
-            "8",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = _train_vad(tmp_path, rttm, "--kernels", "8")
     assert run.returncode == 2 and "--from-scratch" in run.stderr
