@@ -86,6 +86,13 @@ def test_birdcalls_combined_and_dir(tmp_path: Path, batch: list[str], bird_model
     assert len(files) == 4
 
 
+def test_scenes_combined_and_dir(tmp_path: Path, batch: list[str]) -> None:
+    text = same_with_jobs(tmp_path, "scenes", [*batch, "-f", "csv"], "all*.csv")
+    assert isinstance(text, bytes) and text.startswith(b"path,start,end,label,score")
+    files = same_with_jobs(tmp_path, "scenes", [*batch, "--window", "1", "--hop", "0.5"], "d*")
+    assert len(files) == 4
+
+
 def test_a_corrupt_file_fails_alone(tmp_path: Path, batch: list[str]) -> None:
     (tmp_path / "bad.wav").write_bytes(b"RIFF, but not really a wav file")
     inputs = [*batch, "bad.wav"]
