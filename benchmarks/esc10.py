@@ -7,7 +7,8 @@ recipe of :mod:`gabortag.training.train_scenes` (the last epoch is tested: no mo
 on the test fold). Prints the mean and per-fold accuracy, parameter counts, and the real-time
 factor on one thread of the exported ONNX (5 s windows, batches of 6, median of --repeats).
 Then the shipped model (``scenes``) on ESC-10 fold 5 and on the held-out clips of its extra
-classes, measured with :mod:`gabortag.scene_metrics` as ``gabortag eval scenes`` does.
+classes, measured with :mod:`gabortag.scene_metrics` as the release step and ``gabortag eval
+scenes`` do.
 
     python benchmarks/esc10.py --data ../shared/data --extra extdata/x --jobs 2 \\
         --json benchmarks/results/esc10.json
@@ -30,11 +31,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from gabortag.inference import Model
+from gabortag.errors import GabortagError
+from gabortag.inference import Model, load_model
 from gabortag.models import ModelSpec
-from gabortag.scene_metrics import evaluate_scene_files
 from gabortag.training.export import export_onnx
-from gabortag.training.release_scenes import esc_fold_files, metadata
+from gabortag.training.release_scenes import esc_fold_files, measure, metadata
 from gabortag.training.scenenet import from_checkpoint
 from gabortag.training.scenes_data import CLIP, ESC10_CLASSES
 from gabortag.training.train_scenes import esc10_fold, prepare
@@ -140,23 +141,17 @@ def main(argv: list[str] | None = None) -> None:
 
     shipped: dict[str, Any] = {}
     try:
-        model = Model(__import__("gabortag.models").models.resolve("scenes"), threads=1)
-    except Exception as err:
+        model = load_model("scenes", threads=1)
+    except GabortagError as err:  # the shipped model is optional for the CV table
         print(f"\nshipped model not measured: {err}")
     else:
-        files, _ = esc_fold_files(args.data, 5)
-        ref = Path(tempfile.mkdtemp()) / "fold5.csv"
-        ref.write_text("file,label\n" + "".join(f"{f.name},{f.parent.name}\n" for f in files))
-        fold5 = evaluate_scene_files(model, files, ref)
+        fold5 = measure(model, *esc_fold_files(args.data, 5))  # as the release step does
         heldout = sorted(args.heldout.rglob("*.flac"))
-        extra_eval = evaluate_scene_files(model, heldout) if heldout else None
-        assert fold5.overall is not None
+        extra = measure(model, heldout, [p.parent.name for p in heldout]) if heldout else None
         shipped = {
-            "esc10_fold5_accuracy": fold5.overall["accuracy"],
-            "esc10_fold5_accuracy_within_esc10": fold5.overall["accuracy_within_reference_labels"],
-            "extra_heldout_accuracy": extra_eval.overall["accuracy"]
-            if extra_eval and extra_eval.overall
-            else None,
+            "esc10_fold5_accuracy": fold5["accuracy"],
+            "esc10_fold5_accuracy_within_esc10": fold5["accuracy_within_reference_labels"],
+            "extra_heldout_accuracy": extra["accuracy"] if extra else None,
             "rtf_one_thread": round(rtf(model, args.repeats), 6),
         }
         print("\nshipped model 'scenes' (14 classes, trained on folds 1-4 + extra classes)")

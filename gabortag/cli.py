@@ -335,13 +335,7 @@ def scenes(
     except ValueError as err:
         raise _usage_error(_option_message(str(err))) from err
 
-    spec = _spec(
-        "scenes",
-        model,
-        device,
-        threads,
-        **{k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()},
-    )
+    spec = _spec("scenes", model, device, threads, **overrides)
     _run_task(spec, inputs, output, fmt, skip_existing, force, quiet, jobs, scheduler)
 
 

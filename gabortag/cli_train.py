@@ -127,10 +127,18 @@ def _init_checkpoint(init: str | None, from_scratch: bool) -> Path | None:
 
 
 def _run_options(
-    init: str | None, from_scratch: bool, epochs: int, seed: int, threads: int | None
+    init: str | None,
+    from_scratch: bool,
+    epochs: int,
+    seed: int,
+    threads: int | None,
+    device: str,
 ) -> dict[str, Any]:
-    """The keyword arguments every training recipe takes, from the shared options."""
+    """The keyword arguments every training recipe takes, from the shared options; exits 2
+    first when torch is missing or the device cannot be had."""
+    _need_torch()
     return {
+        "device": _torch_device(device),
         "init": _init_checkpoint(init, from_scratch),
         "epochs": epochs,
         "seed": seed,
@@ -153,7 +161,7 @@ def _training_errors() -> Iterator[None]:
 
 def _print_result(out: Path, card: dict[str, Any], **extra: object) -> None:
     """The trained model's path and validation metrics, as JSON on stdout."""
-    result = {"model": str(out / "model.onnx"), "validation": card["metrics"]["validation"]}
+    result = {"model": str(out / "model.onnx"), "validation": card["metrics"].get("validation")}
     typer.echo(json.dumps({**result, **extra}, indent=2))
 
 
@@ -185,19 +193,15 @@ def train_birdcalls(
     validation summary are printed every epoch; run the same command again to resume.
     """
     size = _kernel_size(kernel_size)
-    _need_torch()
-    torch_device = _torch_device(device)
+    run = _run_options(init, from_scratch, epochs, seed, threads, device)
     from .training.release_birdcalls import release
     from .training.train_birdcalls import BIRD_CONFIG, train
 
-    run = _run_options(init, from_scratch, epochs, seed, threads)
     config = dataclasses.replace(
         BIRD_CONFIG, n_kernels=kernels, kernel_size=size, channels=channels
     )
     with _training_errors(), _epoch_progress(epochs) as on_epoch:
-        result = train(
-            audio, annotations, out, config=config, device=torch_device, on_epoch=on_epoch, **run
-        )
+        result = train(audio, annotations, out, config=config, on_epoch=on_epoch, **run)
     with _training_errors():
         card = release(out / "best.pt", audio, annotations, out / "model.onnx", "birdcalls-custom")
     _print_result(out, card, best_val_frame_error=result["best_val_frame_error"])
@@ -238,11 +242,9 @@ def train_vad(
     with the best validation ROC-AUC is kept. Run the same command again to resume.
     """
     config = _scratch_config("vad", kernels, kernel_size, from_scratch)
-    _need_torch()
-    torch_device = _torch_device(device)
+    run = _run_options(init, from_scratch, epochs, seed, threads, device)
     from .training.train_vad_user import VAD_CONFIG, release, train
 
-    run = _run_options(init, from_scratch, epochs, seed, threads)
     with _training_errors(), _epoch_progress(epochs) as on_epoch:
         result = train(
             audio,
@@ -250,7 +252,6 @@ def train_vad(
             out,
             uem=uem,
             config=dataclasses.replace(VAD_CONFIG, **config),
-            device=torch_device,
             on_epoch=on_epoch,
             **run,
         )
@@ -287,19 +288,15 @@ def train_scenes(
     accuracy; run the same command again to resume.
     """
     changes = _scratch_config("scenes", kernels, kernel_size, from_scratch)
-    _need_torch()
-    torch_device = _torch_device(device)
+    run = _run_options(init, from_scratch, epochs, seed, threads, device)
     from .training.scenenet import SceneConfig
     from .training.train_scenes_user import release, train
 
     config = dataclasses.replace(SceneConfig(), **changes)
-    run = _run_options(init, from_scratch, epochs, seed, threads)
     with _training_errors(), _epoch_progress(epochs) as on_epoch:
-        result = train(audio, out, config=config, device=torch_device, on_epoch=on_epoch, **run)
+        result = train(audio, out, config=config, on_epoch=on_epoch, **run)
     with _training_errors():
         card = release(out / "best.pt", out / "model.onnx")
-    if "validation" not in card["metrics"]:
-        card["metrics"]["validation"] = None
     _print_result(out, card, best_val_accuracy=result["best_val_accuracy"])
 
 

@@ -14,9 +14,8 @@ release scripts tune and measure.
 
 from __future__ import annotations
 
-import importlib.metadata
+import json
 import os
-import platform
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +23,11 @@ from typing import Any
 
 import torch
 
-from .. import __version__
 from ..errors import ModelError, OutputError
 from ..events import EventOptions
 from ..models import sha256_of
 from ..postprocess import VadOptions
-from .export import OPSET, export_onnx, write_json
+from .export import export_onnx, release_facts, write_json
 from .release_birdcalls import metadata as bird_metadata
 from .release_scenes import metadata as scene_metadata
 from .release_vad import vad_metadata
@@ -160,6 +158,8 @@ def export_checkpoint(
     net = _network(ck, str(source), task)
     model_name = name or onnx_path.stem
     post = ck.get("postprocess")
+    rate = net.config.sample_rate
+    options: dict[str, Any] | None
     if isinstance(net, SceneNet):
         labels = [str(x) for x in ck.get("labels", [])]
         if len(labels) != net.config.n_classes:
@@ -168,39 +168,35 @@ def export_checkpoint(
                 "outputs (a scenes checkpoint holds one label per output in 'labels')"
             )
         meta = scene_metadata(net, model_name, labels)
-        worst = export_onnx(
-            net, onnx_path, meta, int(meta["gabortag.receptive_field"]), window_classes=True
-        )
+        options = json.loads(meta["gabortag.postprocess"])
+        example = int(meta["gabortag.receptive_field"])
         timing = {
-            "window_seconds": int(meta["gabortag.receptive_field"]) / net.config.sample_rate,
-            "hop_seconds": int(meta["gabortag.hop"]) / net.config.sample_rate,
-            "min_window_seconds": net.min_samples / net.config.sample_rate,
+            "window_seconds": example / rate,
+            "hop_seconds": int(meta["gabortag.hop"]) / rate,
+            "min_window_seconds": net.min_samples / rate,
         }
-        card = _card(
-            net, ck, task, model_name, labels, None, meta, source, onnx_path, worst, timing
-        )
-        write_json(card_path, card)
-        return ExportedModel(onnx_path, card_path, card)
-    if task == "birdcalls":
-        labels = ["background", *map(str, ck["classes"])]
-        if net.config.n_outputs != len(labels):
-            raise ModelError(
-                f"{source}: {len(ck['classes'])} classes but the network has "
-                f"{net.config.n_outputs} outputs (background + one per class expected)"
-            )
-        bird_options = EventOptions.from_dict(post) if post else None
-        meta = bird_metadata(net, model_name, labels, bird_options)
-        options: dict[str, Any] | None = bird_options.to_dict() if bird_options else None
     else:
-        labels = ["speech"]
-        vad_options = VadOptions.from_dict(post) if post else None
-        meta = vad_metadata(net, model_name, vad_options)
-        options = vad_options.to_dict() if vad_options else None
-    worst = export_onnx(net, onnx_path, meta, net.receptive_field + CHECK_HOPS * net.hop)
-    timing = {
-        "hop_seconds": net.hop / net.config.sample_rate,
-        "receptive_field_seconds": net.receptive_field / net.config.sample_rate,
-    }
+        if task == "birdcalls":
+            labels = ["background", *map(str, ck["classes"])]
+            if net.config.n_outputs != len(labels):
+                raise ModelError(
+                    f"{source}: {len(ck['classes'])} classes but the network has "
+                    f"{net.config.n_outputs} outputs (background + one per class expected)"
+                )
+            bird_options = EventOptions.from_dict(post) if post else None
+            meta = bird_metadata(net, model_name, labels, bird_options)
+            options = bird_options.to_dict() if bird_options else None
+        else:
+            labels = ["speech"]
+            vad_options = VadOptions.from_dict(post) if post else None
+            meta = vad_metadata(net, model_name, vad_options)
+            options = vad_options.to_dict() if vad_options else None
+        example = net.receptive_field + CHECK_HOPS * net.hop
+        timing = {
+            "hop_seconds": net.hop / rate,
+            "receptive_field_seconds": net.receptive_field / rate,
+        }
+    worst = export_onnx(net, onnx_path, meta, example, window_classes=isinstance(net, SceneNet))
     card = _card(net, ck, task, model_name, labels, options, meta, source, onnx_path, worst, timing)
     write_json(card_path, card)
     return ExportedModel(onnx_path, card_path, card)
@@ -257,16 +253,6 @@ def _card(
         "sha256": sha256_of(source),
         **training,
     }
-    card["software"] = {
-        "gabortag": __version__,
-        "python": platform.python_version(),
-        **{pkg: importlib.metadata.version(pkg) for pkg in ("torch", "onnx", "onnxruntime")},
-    }
-    card["export"] = {
-        "by": "gabortag export",
-        "opset": OPSET,
-        "max_abs_diff_torch_vs_onnx": worst,
-    }
-    card["sha256"] = sha256_of(onnx_path)
-    card["size_bytes"] = onnx_path.stat().st_size
+    card |= release_facts(onnx_path, worst)
+    card["export"] = {"by": "gabortag export", **card["export"]}
     return card

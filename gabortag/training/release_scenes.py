@@ -27,7 +27,7 @@ from ..models import ModelSpec
 from ..scene_metrics import classify_files, scene_report
 from .export import export_onnx, gabor_parameters, json_meta, release_facts, write_json
 from .scenenet import SceneConfig, SceneNet, from_checkpoint
-from .scenes_data import CLASSES, CLIP, ESC10_CLASSES, SR, build_clips
+from .scenes_data import CLASSES, CLIP, ESC10_CLASSES, SR, build_clips, esc10_rows
 from .train_scenes import Augmenter, data_arguments, fit, prepare, set_normalisation
 
 NAME = "scenes"
@@ -117,14 +117,9 @@ def train_shipped(data: dict[str, np.ndarray], out: Path, epochs: int, seed: int
 
 
 def esc_fold_files(data_dir: Path, fold: int) -> tuple[list[Path], list[str]]:
-    rows = (data_dir / "esc10" / "meta.csv").read_text().splitlines()[1:]
-    files, labels = [], []
-    for row in rows:
-        file, label, f = row.split(",")[:3]
-        if int(f) == fold:
-            files.append(data_dir / "esc10" / file)
-            labels.append(label)
-    return files, labels
+    """The ESC-10 clips of one official fold and their labels."""
+    rows = [r for r in esc10_rows(data_dir) if int(r["fold"]) == fold]
+    return [data_dir / "esc10" / r["file"] for r in rows], [r["label"] for r in rows]
 
 
 def measure(model: Model, files: list[Path], truth: list[str]) -> dict[str, Any]:

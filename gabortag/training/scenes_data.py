@@ -18,7 +18,6 @@ file number mod 5 == 4; meetings: the development and test lists).
 
 from __future__ import annotations
 
-import csv
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .vad_data import _bandlimit, _crop, _db, _rms, load_16k
+from .vad_data import _bandlimit, _crop, _db, _meta, _rms, load_16k
 
 SR = 16000
 CLIP = 5 * SR
@@ -82,13 +81,13 @@ def held_out(group: str) -> bool:
     return zlib.crc32(group.encode()) % 5 == 4
 
 
-def _meta(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+def esc10_rows(data_dir: Path) -> list[dict[str, str]]:
+    """The rows of ``esc10/meta.csv``: ``file`` (relative to ``esc10/``), ``label``, ``fold``."""
+    return _meta(data_dir / "esc10" / "meta.csv")
 
 
 def load_esc10(data_dir: Path, clips: Clips) -> None:
-    for row in _meta(data_dir / "esc10" / "meta.csv"):
+    for row in esc10_rows(data_dir):
         wav = load_16k(data_dir / "esc10" / row["file"])
         clips.add(wav, row["label"], int(row["fold"]), "train", "esc10")
 

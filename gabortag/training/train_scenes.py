@@ -195,12 +195,9 @@ def fit(
 
     n_epoch = sum(len(ix) if per_class is None else min(len(ix), per_class) for ix in by_class)
     steps = max(1, math.ceil(n_epoch / batch_size))
-    gabor = [
-        p
-        for n, p in net.named_parameters()
-        if n.startswith("gabor.") and net.config.first_layer == "gabor"
-    ]
-    rest = [p for n, p in net.named_parameters() if not any(p is g for g in gabor)]
+    is_gabor = net.config.first_layer == "gabor"
+    gabor = list(net.gabor.parameters()) if is_gabor else []
+    rest = [p for n, p in net.named_parameters() if not (is_gabor and n.startswith("gabor."))]
     groups: list[dict[str, Any]] = [{"params": rest, "lr": lr}]
     max_lr = [lr]
     if gabor:

@@ -13,6 +13,7 @@ best validation accuracy and resumes from ``OUT/last.pt``. :func:`release` expor
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from ..discover import is_audio_name
 from ..errors import AudioError
 from ..inference import Model
 from ..models import ModelSpec
-from ..scene_metrics import classify_files, scene_report
+from ..scene_metrics import clip_scores, scene_report
 from .export import export_onnx, release_facts, write_json
 from .release_scenes import HOP_S, WINDOW_S, metadata
 from .scenenet import SceneConfig, SceneNet, from_checkpoint
@@ -57,20 +58,17 @@ def collect(audio_dir: Path) -> tuple[list[str], list[tuple[Path, int]]]:
 
 
 def split(files: list[tuple[Path, int]]) -> tuple[list[int], list[int]]:
-    """Indices of training and validation files: every 5th file of each class validates (at
-    least one per class when it has two or more files)."""
+    """Indices of training and validation files: every 5th file of each class validates (its
+    2nd file when it has 2-4, so that every class with two files or more validates)."""
+    totals = Counter(c for _, c in files)
     train: list[int] = []
     val: list[int] = []
-    seen: dict[int, int] = {}
+    seen: Counter[int] = Counter()
     for i, (_, c) in enumerate(files):
-        k = seen.get(c, 0)
-        seen[c] = k + 1
-        (val if k % 5 == 4 or (k == 1 and _count(files, c) < 5) else train).append(i)
+        k = seen[c]
+        seen[c] += 1
+        (val if k % 5 == 4 or (k == 1 and totals[c] < 5) else train).append(i)
     return train, val
-
-
-def _count(files: list[tuple[Path, int]], c: int) -> int:
-    return sum(1 for _, k in files if k == c)
 
 
 def windows(path: Path) -> list[np.ndarray]:
@@ -133,7 +131,6 @@ def train(
         raise ValueError(f"{audio_dir}: no readable audio")
     net, tuned = _initial(init, len(classes), config or SceneConfig(), seed)
     mel = power_mels(net, np.stack(clips))
-    band = mel.copy()
     y = np.array(labels)
     owners = np.array(owner)
     tr = np.flatnonzero(np.isin(owners, train_files))
@@ -143,7 +140,8 @@ def train(
     if not tuned:
         set_normalisation(net, mel[tr])
     rng = np.random.default_rng(seed)
-    aug = Augmenter(mel, band, y, len(classes), np.zeros((0, *mel.shape[1:]), np.float32), rng)
+    # no band-limited twins here: the plain mels stand in for them
+    aug = Augmenter(mel, mel, y, len(classes), np.zeros((0, *mel.shape[1:]), np.float32), rng)
     out.mkdir(parents=True, exist_ok=True)
     best = {"accuracy": -1.0}
     if (out / "best.pt").exists() and (out / "last.pt").exists():  # resuming
@@ -201,18 +199,17 @@ def release(checkpoint: Path, onnx_path: Path, name: str = "scenes-custom") -> d
     classes = list(ck["labels"])
     worst = export_onnx(net, onnx_path, metadata(net, name, classes), WINDOW, window_classes=True)
     model = Model(ModelSpec(name, onnx_path, None), threads=1)
-    val = [Path(p) for p in ck["validation_files"]]
-    readable = []
-    for p in val:
+    truth: list[str] = []
+    scores: list[np.ndarray] = []
+    for name in ck["validation_files"]:
         try:
-            load_audio(str(p), SR)
-            readable.append(p)
-        except AudioError:
+            scores.append(clip_scores(model, name, WINDOW_S, HOP_S))
+        except AudioError:  # reported and skipped when training read it
             continue
+        truth.append(Path(name).parent.name)
     metrics: dict[str, Any] = {}
-    if readable:
-        probs = classify_files(model, readable, WINDOW_S, HOP_S)
-        metrics["validation"] = scene_report([p.parent.name for p in readable], probs, classes)
+    if scores:
+        metrics["validation"] = scene_report(truth, np.stack(scores), classes)
     card: dict[str, Any] = {
         "name": name,
         "file": onnx_path.name,
