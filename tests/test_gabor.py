@@ -106,12 +106,13 @@ def test_separable_equals_direct(mode: str, stride: int, shape: tuple[int, int, 
     gen = torch.Generator().manual_seed(5)
     x = torch.randn(batch, 1, n_freq, n_time, generator=gen)
     with torch.no_grad():
-        fast = layer(x)
-        slow = layer.forward_direct(x)
-    assert fast.shape == slow.shape
-    assert fast.shape == (batch, layer.out_channels, n_freq, (n_time - 31) // stride + 1)
-    assert torch.all(torch.isfinite(fast))
-    assert (fast - slow).abs().max().item() < 1e-5
+        direct = layer(x)
+        torch.testing.assert_close(direct, layer.forward_direct(x))
+        for separable in (layer.forward_grouped(x), layer.forward_banded(x)):
+            assert separable.shape == direct.shape
+            assert (separable - direct).abs().max().item() < 1e-5
+    assert direct.shape == (batch, layer.out_channels, n_freq, (n_time - 31) // stride + 1)
+    assert torch.all(torch.isfinite(direct))
 
 
 def test_concat_channels_interleave_real_and_imag() -> None:

@@ -28,6 +28,8 @@ from gabortag.scene_metrics import (  # noqa: E402
 from gabortag.training.export import export_onnx  # noqa: E402
 from gabortag.training.release_scenes import metadata  # noqa: E402
 from gabortag.training.scenenet import SceneConfig, SceneNet, from_checkpoint  # noqa: E402
+from gabortag.training.scenes_data import CLASSES, ESC10_CLASSES  # noqa: E402
+from gabortag.training.train_scenes import noise_index, training_index  # noqa: E402
 from gabortag.training.train_scenes_user import collect, split, windows  # noqa: E402
 
 SR = 16000
@@ -73,6 +75,38 @@ def test_export_matches_torch(tmp_path: Path, first_layer: str) -> None:
     np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-5)
     assert model.info.task == "scenes"
     assert model.info.metadata["gabortag.min_samples"] == str(net.min_samples)
+
+
+def test_cross_validation_training_clips() -> None:
+    """A fold's training clips never include that fold; the shipped recipe adds the extra
+    classes' training clips but not their held-out ones nor the recorded background noises."""
+    bg = CLASSES.index("background")
+    speech = CLASSES.index("speech")
+    rows = [(c, f, "train", "esc10") for c in range(len(ESC10_CLASSES)) for f in range(1, 6)]
+    rows += [
+        (speech, 0, "train", "fsdd"),
+        (speech, 0, "heldout", "grid"),
+        (bg, 0, "train", "synthetic/room"),
+        (bg, 0, "train", "speech_commands/_silence_"),
+    ]
+    data = {
+        k: np.array(v)
+        for k, v in zip(("label", "fold", "split", "source"), zip(*rows, strict=True), strict=True)
+    }
+    for fold in range(1, 6):
+        only = training_index(data, fold, "esc10-only")
+        assert set(data["fold"][only]) == {1, 2, 3, 4, 5} - {fold}
+        assert len(only) == 4 * len(ESC10_CLASSES)
+        shipped = training_index(data, fold)
+        assert fold not in set(data["fold"][shipped])
+        extra = [rows[i][3] for i in shipped if rows[i][0] >= len(ESC10_CLASSES)]
+        assert extra == ["fsdd", "synthetic/room"]
+    assert [rows[i][3] for i in noise_index(data)] == [
+        "synthetic/room",
+        "speech_commands/_silence_",
+    ]
+    with pytest.raises(ValueError, match="recipe"):
+        training_index(data, 1, "everything")
 
 
 def test_scene_report_counts() -> None:

@@ -27,8 +27,16 @@ from ..models import ModelSpec
 from ..scene_metrics import classify_files, scene_report
 from .export import export_onnx, gabor_parameters, json_meta, release_facts, write_json
 from .scenenet import SceneConfig, SceneNet, from_checkpoint
-from .scenes_data import CLASSES, CLIP, ESC10_CLASSES, SR, build_clips, esc10_rows
-from .train_scenes import Augmenter, data_arguments, fit, prepare, set_normalisation
+from .scenes_data import CLASSES, CLIP, SR, build_clips, esc10_rows
+from .train_scenes import (
+    Augmenter,
+    data_arguments,
+    fit,
+    noise_index,
+    prepare,
+    set_normalisation,
+    training_index,
+)
 
 NAME = "scenes"
 FILE_STEM = "scenes-gabor-16k"
@@ -81,22 +89,14 @@ def train_shipped(data: dict[str, np.ndarray], out: Path, epochs: int, seed: int
         return from_checkpoint(torch.load(done, weights_only=False))
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    labels, folds, split = data["label"], data["fold"], data["split"]
-    esc = labels < len(ESC10_CLASSES)
-    background = labels == CLASSES.index("background")
-    recorded = data["source"] == "speech_commands/_silence_"
-    # the background class is quiet rooms, hum and wind; the recorded noises (running tap,
-    # white noise, ...) overlap rain or helicopter, so they only serve as mixed-in noise
-    train_idx = np.flatnonzero(
-        (esc & (folds != 5)) | (~esc & (split == "train") & ~(background & recorded))
-    )
-    noise_idx = np.flatnonzero(background & (split == "train"))
+    train_idx = training_index(data, 5)
+    noise_idx = noise_index(data)
     net = SceneNet(replace(SceneConfig(), n_classes=len(CLASSES)), seed=seed)
     set_normalisation(net, data["mel"][train_idx])
     aug = Augmenter(
         data["mel"],
         data["mel_band"],
-        labels,
+        data["label"],
         len(CLASSES),
         data["mel"][noise_idx],
         rng,
