@@ -393,10 +393,14 @@ class _Progress:
     ended: Counter[str] = field(default_factory=Counter)
 
 
-def _interrupted(task: str, state: _Progress) -> str:
-    """The one line printed when a task command is interrupted."""
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler's time limit) while a task command runs."""
+
+
+def _interrupted(task: str, state: _Progress, how: str = "interrupted") -> str:
+    """The one line printed when a task command is interrupted (``how``: by what)."""
     n = sum(state.ended.values())
-    text = f"gabortag {task}: interrupted"
+    text = f"gabortag {task}: {how}"
     if state.plan is None:
         return text + " before any input was processed"
     text += (
@@ -410,15 +414,31 @@ def _interrupted(task: str, state: _Progress) -> str:
     return text + "; the output is incomplete"
 
 
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 @contextlib.contextmanager
 def _interruptible(task: str, state: _Progress) -> Iterator[None]:
-    """Turn Ctrl-C (``KeyboardInterrupt``) into one line saying how far ``state`` got, and
-    exit code 130, instead of a traceback."""
+    """Turn Ctrl-C (``KeyboardInterrupt``) into one line saying how far ``state`` got and exit
+    code 130, and SIGTERM into the same line and exit code 143, instead of a traceback or a
+    silent end. Outputs already renamed into place are complete either way."""
+    import signal
+
+    previous = None
+    with contextlib.suppress(ValueError):  # only the main thread may set handlers
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield
+    except _Terminated:
+        _stderr().print(_interrupted(task, state, "terminated (SIGTERM)"), markup=False)
+        raise typer.Exit(143) from None
     except KeyboardInterrupt:
         _stderr().print(_interrupted(task, state), markup=False)
         raise typer.Exit(130) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _run_task(
@@ -434,8 +454,8 @@ def _run_task(
 ) -> NoReturn:
     """What every task command does: check the request, find the inputs, plan the outputs, load
     the model (here, and in each worker: ``jobs`` processes, or the workers of a dask
-    ``scheduler``), run the batch with progress, print the summary, exit 0/1/2; 130 with one
-    line saying how far it got when interrupted (Ctrl-C)."""
+    ``scheduler``), run the batch with progress, print the summary, exit 0/1/2; 130 (Ctrl-C)
+    or 143 (SIGTERM) with one line saying how far it got when interrupted."""
     from .batch import Failure, plan_output
     from .discover import discover
     from .errors import GabortagError, OutputError

@@ -18,7 +18,7 @@ import signal
 import stat
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from itertools import islice
@@ -90,13 +90,15 @@ def ordered_outcomes(
     local: Callable[[], Process],
     window: int,
     lost: tuple[type[BaseException], ...] = (),
+    retry: Callable[[InputItem], Result | Failure] | None = None,
 ) -> Generator[Result | Failure, None, None]:
     """Outcomes of ``items`` in their order, computed by ``submit`` (which starts one elsewhere
     and returns its future) while at most ``window`` inputs are in flight.
 
     Inputs for which :func:`here_only` holds are processed by ``local()`` in this process when
-    their turn comes. An exception of a type in ``lost`` (the worker died) becomes that input's
-    failure. Closing the iterator cancels what has not started.
+    their turn comes. An exception of a type in ``lost`` (the worker died) makes that input's
+    outcome ``retry(item)``, or its failure when there is no ``retry``. Closing the iterator
+    cancels what has not started.
     """
     todo = iter(items)
     pending: deque[tuple[InputItem, Future[Result | Failure] | None]] = deque()
@@ -121,22 +123,25 @@ def ordered_outcomes(
                 yield attempt(local(), item)
                 continue
             try:
-                yield future.result()
+                outcome = future.result()
             except lost as err:
-                yield Failure(item.source, _lost_reason(err))
+                outcome = retry(item) if retry is not None else Failure(item.source, _lost(err))
+            yield outcome
     finally:
         for _, future in pending:
             if future is not None:
                 future.cancel()
 
 
-def _lost_reason(err: BaseException) -> str:
-    return f"the worker processing it died ({type(err).__name__}: killed, or out of memory?)"
+def _lost(err: BaseException, alone: bool = False) -> str:
+    """The failure reason of an input whose worker died (``alone``: processing it alone)."""
+    where = "died processing it alone" if alone else "processing it died"
+    return f"the worker {where} ({type(err).__name__}: killed, or out of memory?)"
 
 
 def _failed(item: InputItem, err: BaseException) -> Future[Result | Failure]:
     future: Future[Result | Failure] = Future()
-    future.set_result(Failure(item.source, _lost_reason(err)))
+    future.set_result(Failure(item.source, _lost(err)))
     return future
 
 
@@ -145,9 +150,54 @@ def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+Target = Callable[[TaskSpec, "InputItem"], "Result | Failure"]
+
+
+class _SpawnPool:
+    """``jobs`` spawned worker processes running ``target``; when one dies (killed, out of
+    memory) the pool is broken, and the next :meth:`submit` starts a new one."""
+
+    def __init__(self, jobs: int, spec: TaskSpec, target: Target) -> None:
+        self.jobs, self.spec, self.target = jobs, spec, target
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _new(self) -> ProcessPoolExecutor:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_worker_init)
+
+    def submit(self, item: InputItem) -> Future[Result | Failure]:
+        if self._pool is None:
+            self._pool = self._new()
+        try:
+            return self._pool.submit(self.target, self.spec, item)
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new()
+            return self._pool.submit(self.target, self.spec, item)
+
+    def alone(self, item: InputItem) -> Result | Failure:
+        """``item`` processed with nothing else in flight here (a pool of one worker): after a
+        worker died, each input it took down is retried so, and only one that kills its
+        worker again fails."""
+        try:
+            return self.submit(item).result()
+        except BrokenProcessPool as err:
+            return Failure(item.source, _lost(err, alone=True))
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
 class WorkerPool(Runner):
     """The :class:`~gabortag.batch.Runner` of ``--jobs N``: inputs processed in ``jobs`` worker
     processes, each building ``spec`` (loading the model) once.
+
+    A worker that dies (killed, out of memory) takes down the inputs in flight: each of them
+    is then processed again in a worker of its own, so that only an input that kills its
+    worker a second time fails, and the batch goes on in new workers.
 
     Args:
         spec: the task; its ``threads`` (``None``: cores shared out, see
@@ -157,15 +207,23 @@ class WorkerPool(Runner):
             none when the inputs add up to less than :data:`AUTO_MIN_BYTES`.
         local: processes an input in this process (inputs only it can read, or one job);
             ``None`` builds it from ``spec`` when needed.
+        target: what a worker runs on an input (a module-level function, so that it pickles).
     """
 
-    def __init__(self, spec: TaskSpec, jobs: int | None = None, local: Process | None = None):
+    def __init__(
+        self,
+        spec: TaskSpec,
+        jobs: int | None = None,
+        local: Process | None = None,
+        target: Target = run_item,
+    ):
         if jobs is not None and jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
         self.spec = spec
         self.auto = jobs is None
         self.jobs = default_jobs() if jobs is None else jobs
         self._local = local
+        self.target = target
         self.used = 0  # worker processes started by the last map()
 
     def local(self) -> Process:
@@ -183,22 +241,21 @@ class WorkerPool(Runner):
         if jobs <= 1:
             yield from InProcess(self.local()).map(items)
             return
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         spec = replace(self.spec, threads=threads_per_job(jobs, self.spec.threads))
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init) as pool:
-            try:
-                yield from ordered_outcomes(
-                    items,
-                    lambda item: pool.submit(run_item, spec, item),
-                    self.local,
-                    WINDOW_PER_WORKER * jobs,
-                    lost=(BrokenProcessPool,),
-                )
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+        pool = _SpawnPool(jobs, spec, self.target)
+        solo = _SpawnPool(1, spec, self.target)
+        try:
+            yield from ordered_outcomes(
+                items,
+                pool.submit,
+                self.local,
+                WINDOW_PER_WORKER * jobs,
+                lost=(BrokenProcessPool,),
+                retry=solo.alone,
+            )
+        finally:
+            pool.shutdown()
+            solo.shutdown()
 
 
 def runner(

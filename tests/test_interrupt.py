@@ -1,6 +1,6 @@
-"""Interrupted batches: ``gabortag vad DIR -o OUT/`` stopped by SIGINT or SIGKILL, then run
-again with ``--skip-existing``, ends with the very tree an uninterrupted run writes: the same
-files, byte for byte, and no temporary file.
+"""Interrupted batches: ``gabortag vad DIR -o OUT/`` stopped by SIGINT, SIGTERM or SIGKILL,
+then run again with ``--skip-existing``, ends with the very tree an uninterrupted run writes:
+the same files, byte for byte, and no temporary file.
 
 To stop a run at a known place, one input is a named pipe: the run blocks on it after the
 inputs before it are written, and the signal lands there. A kill in the middle of a write is
@@ -133,7 +133,9 @@ def resume(work: Path, expected: dict[str, bytes], skipped: int) -> None:
     assert tree(work / "out") == expected
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["SIGINT", "SIGTERM", "SIGKILL"]
+)
 def test_signal_while_waiting_for_an_input(
     work: Path, expected: dict[str, bytes], sig: signal.Signals
 ) -> None:
@@ -149,11 +151,12 @@ def test_signal_while_waiting_for_an_input(
     written = tree(work / "out")
     n_done = len(written)
     assert written == {k: v for k, v in expected.items() if k in written}
-    if sig == signal.SIGINT:
-        assert run.returncode == 130
+    if sig in (signal.SIGINT, signal.SIGTERM):
+        assert run.returncode == (130 if sig == signal.SIGINT else 143)
+        how = "interrupted" if sig == signal.SIGINT else "terminated (SIGTERM)"
         assert stdout == ""
         assert stderr.splitlines() == [
-            f"gabortag vad: interrupted after {n_done} of {N_FILES} inputs ({n_done} done, "
+            f"gabortag vad: {how} after {n_done} of {N_FILES} inputs ({n_done} done, "
             "0 skipped, 0 failed); the outputs written are complete: add --skip-existing to go on"
         ]
     else:

@@ -199,6 +199,26 @@ def test_outcomes_come_in_input_order_whatever_finishes_first() -> None:
     assert 1 < most <= 4
 
 
+def test_a_worker_that_dies_fails_only_its_input(tmp_path: Path) -> None:
+    """The inputs in flight when a worker died are processed again, each alone: only the one
+    that kills its worker again fails, and the batch goes on in new workers."""
+    from _workers import die_on_crash
+
+    rng = np.random.default_rng(3)
+    names = [f"{i:02d}.wav" for i in range(9)]
+    names[2] = "crash.wav"
+    for name in names:
+        sf.write(tmp_path / name, 0.05 * rng.standard_normal(8000), 16_000)
+    items = [InputItem(str(tmp_path / n), n) for n in names]
+    spec = TaskSpec("vad", threads=1)
+    outcomes = list(WorkerPool(spec, jobs=2, target=die_on_crash).map(items))
+    assert [Path(o.path).name for o in outcomes] == names
+    failed = [o for o in outcomes if isinstance(o, Failure)]
+    assert [Path(f.path).name for f in failed] == ["crash.wav"]
+    assert "died processing it alone" in failed[0].reason
+    assert outcomes[3:] == list(process_files(spec, [str(i.source) for i in items[3:]], jobs=1))
+
+
 def test_a_lost_worker_fails_its_input_and_close_cancels_the_rest() -> None:
     class Lost(Exception):
         pass
