@@ -6,11 +6,15 @@ Speech segment tables (:func:`read_speech_segments`) are CSV with the columns ``
 ``start``, ``end`` (seconds; in any order, other columns ignored; comma- or tab-separated as
 below); :func:`read_speech_reference` reads either an RTTM file or such a table.
 
-Event tables (:func:`read_event_annotations`) come in two layouts, told apart by their header:
+Event tables (:func:`read_event_annotations`) come in three layouts, told apart by their
+header:
 
 * **CSV** with the columns ``file``, ``onset_s``, ``offset_s``, ``label`` (in any order; other
   columns are ignored). Comma-separated, or tab-separated when the header holds a tab and no
   comma. ``file`` is the audio file's path relative to the audio folder.
+* **gabortag's own event CSV** (``gabortag birdcalls -f csv``): the columns ``path``,
+  ``start``, ``end``, ``label`` (the others ignored), so that a model's output, checked and
+  corrected by hand, trains or evaluates the next model.
 * **Raven selection table** (Raven Pro, tab-separated), recognised by a ``Begin Time (s)``
   column; ``End Time (s)`` is required too. The label is the first column found among
   :data:`RAVEN_LABEL_COLUMNS` (``Type``, ``Annotation``, ``Label``, ``label``, ``type``); the
@@ -18,7 +22,11 @@ Event tables (:func:`read_event_annotations`) come in two layouts, told apart by
   absolute paths rarely exist elsewhere). A single-file table has neither: pass its audio
   file as ``file=``. Raven writes one row per view (``Waveform 1``, ``Spectrogram 1``) of
   each selection: with a ``Selection`` column, only the first row of each selection number
-  is read.
+  is read. ``gabortag birdcalls -f raven`` writes such tables.
+
+gabortag's outputs name each input as it was given (``recordings/site4/a.wav``). With an
+audio folder, a file name not found inside it but naming, from the working folder, a file
+that lies inside it is read as that file's path relative to the folder.
 
 Files are read as UTF-8 (a byte-order mark is skipped); blank lines are skipped. Every problem
 raises :class:`~gabortag.errors.AnnotationError` naming the file and the line (the header is
@@ -33,7 +41,7 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +172,9 @@ def intervals_to_mask(
 #: Columns of the CSV layout of :func:`read_event_annotations`.
 CSV_COLUMNS = ("file", "onset_s", "offset_s", "label")
 
+#: Columns of gabortag's own event CSV (``gabortag birdcalls -f csv``).
+OUTPUT_COLUMNS = ("path", "start", "end", "label")
+
 #: Columns a Raven selection table may hold its label in, in order of preference.
 RAVEN_LABEL_COLUMNS = ("Type", "Annotation", "Label", "label", "type")
 
@@ -219,13 +230,16 @@ def _layout(name: str, header: Sequence[str], file: str | None) -> _Layout:
             )
         selection = "Selection" if "Selection" in header else None
         return _Layout(RAVEN_BEGIN, RAVEN_END, label, file_column, selection)
+    if all(c in header for c in OUTPUT_COLUMNS) and not all(c in header for c in CSV_COLUMNS):
+        return _Layout("start", "end", "label", "path")
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
         raise AnnotationError(
             name,
             f"missing column{'s' * (len(missing) > 1)} {', '.join(missing)}; found: {found} "
-            f"(a CSV needs {', '.join(CSV_COLUMNS)}; a Raven selection table needs "
-            f"'{RAVEN_BEGIN}', '{RAVEN_END}' and a label column)",
+            f"(a CSV needs {', '.join(CSV_COLUMNS)}, or {', '.join(OUTPUT_COLUMNS)} as "
+            f"gabortag birdcalls writes; a Raven selection table needs '{RAVEN_BEGIN}', "
+            f"'{RAVEN_END}' and a label column)",
             1,
         )
     return _Layout("onset_s", "offset_s", "label", "file")
@@ -355,14 +369,38 @@ def _read_table(
         events.append(AnnotatedEvent(audio, onset, offset, label))
         first_line.setdefault(audio, line)
     if audio_dir is not None:
-        _check_files(name, Path(audio_dir), first_line)
+        inside = _check_files(name, Path(audio_dir), first_line)
+        events = [replace(e, file=inside.get(e.file, e.file)) for e in events]
     return events
 
 
-def _check_files(name: str, audio_dir: Path, first_line: dict[str, int]) -> None:
+def _inside(audio_dir: Path, path: str) -> str | None:
+    """``path`` (from the working folder) relative to ``audio_dir`` when it names a file
+    inside it, else ``None``."""
+    candidate = Path(path)
+    if not candidate.is_file():
+        return None
+    try:
+        return candidate.resolve().relative_to(audio_dir.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def _check_files(name: str, audio_dir: Path, first_line: dict[str, int]) -> dict[str, str]:
+    """Check that every file of ``first_line`` is in ``audio_dir``; return the names found
+    only as paths from the working folder, each with its path relative to ``audio_dir``."""
     if not audio_dir.is_dir():
         raise AnnotationError(name, f"audio folder {audio_dir} does not exist")
-    unknown = [(f, n) for f, n in first_line.items() if not (audio_dir / f).is_file()]
+    inside: dict[str, str] = {}
+    unknown: list[tuple[str, int]] = []
+    for f, n in first_line.items():
+        if not Path(f).is_absolute() and (audio_dir / f).is_file():
+            continue
+        relative = _inside(audio_dir, f)
+        if relative is not None:
+            inside[f] = relative
+        elif not (audio_dir / f).is_file():
+            unknown.append((f, n))
     if unknown:
         listed = ", ".join(f"{f!r} (line {n})" for f, n in unknown[:MAX_LISTED])
         more = f" and {len(unknown) - MAX_LISTED} more" if len(unknown) > MAX_LISTED else ""
@@ -371,3 +409,4 @@ def _check_files(name: str, audio_dir: Path, first_line: dict[str, int]) -> None
             f"{len(unknown)} annotated file{'s' * (len(unknown) > 1)} not found in "
             f"{audio_dir}: {listed}{more}",
         )
+    return inside

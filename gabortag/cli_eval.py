@@ -58,7 +58,8 @@ def eval_command(
             "-r",
             "--reference",
             help="vad: an RTTM file, or a CSV file,start,end of speech segments; birdcalls: a "
-            "CSV file,onset_s,offset_s,label or a Raven selection table; scenes: a CSV "
+            "CSV file,onset_s,offset_s,label, a Raven selection table, or gabortag birdcalls "
+            "csv output; scenes: a CSV "
             "file,label \\[scenes: each file's folder name is its label].",
             exists=True,
             dir_okay=False,

@@ -171,7 +171,8 @@ def train_birdcalls(
     annotations: Annotated[
         Path,
         typer.Option(
-            help="CSV (file,onset_s,offset_s,label) or Raven selection table.",
+            help="CSV (file,onset_s,offset_s,label), Raven selection table, or the csv or "
+            "raven output of gabortag birdcalls (corrected by hand).",
             exists=True,
             dir_okay=False,
         ),

@@ -222,3 +222,32 @@ def test_raven_unknown_files(tmp_path: Path) -> None:
     single = raven(tmp_path, "Begin Time (s)\tEnd Time (s)\tType", "0\t1\tc", name="s.txt")
     assert read_event_annotations(single, tmp_path, file="a.wav")[0].file == "a.wav"
     assert "'zz.wav'" in str(error_of(single, audio_dir=tmp_path, file="zz.wav"))
+
+
+# ------------------------------------------------------------ gabortag's own outputs
+
+
+def test_gabortag_event_csv_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``gabortag birdcalls -f csv`` output names inputs as given, from the working folder:
+    with an audio folder they become paths inside it."""
+    audio = tmp_path / "recordings"
+    (audio / "site4").mkdir(parents=True)
+    for name in ("a.wav", "site4/b.wav"):
+        (audio / name).write_bytes(b"")
+    path = write(
+        tmp_path,
+        "path,start,end,label,confidence,low_freq,high_freq\n"
+        "recordings/a.wav,0.5,0.75,A,0.91,500.0,8000.0\n"
+        f"{audio / 'site4' / 'b.wav'},1.0,1.2,B,0.5,500.0,8000.0\n",
+    )
+    as_written = read_event_annotations(path)
+    assert [e.file for e in as_written] == ["recordings/a.wav", str(audio / "site4" / "b.wav")]
+    monkeypatch.chdir(tmp_path)
+    assert read_event_annotations(path, audio) == [
+        AnnotatedEvent("a.wav", 0.5, 0.75, "A"),
+        AnnotatedEvent("site4/b.wav", 1.0, 1.2, "B"),
+    ]
+    outside = write(tmp_path, "path,start,end,label\nelsewhere/c.wav,0,1,A\n", "out.csv")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "c.wav").write_bytes(b"")
+    assert "not found in" in str(error_of(outside, audio_dir=audio))

@@ -268,3 +268,37 @@ def test_default_model_missing_is_a_clear_usage_error(tmp_path: Path, clips: lis
 def test_help(tmp_path: Path) -> None:
     options = ("--min-confidence", "--min-duration", "--min-gap", "--threshold", "raven")
     assert_help("birdcalls", *options, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("fmt,target", [("csv", "calls.csv"), ("raven", "calls.selections.txt")])
+def test_outputs_read_back_as_annotation_tables(
+    tmp_path: Path,
+    clips: list[str],
+    bird_model: str,
+    fmt: str,
+    target: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A model's csv or Raven output, corrected by hand, is the annotation table that trains
+    or evaluates the next model: it reads back as the events the json output holds."""
+    from gabortag.annotations import read_event_annotations
+
+    reference = run("birdcalls", *clips, "-m", bird_model, *ALL, "-q", cwd=tmp_path)
+    want = events_of(json.loads(reference.stdout))
+    (tmp_path / "rec").mkdir()
+    for clip in clips:
+        (tmp_path / clip).rename(tmp_path / "rec" / clip)
+    inputs = [f"rec/{c}" for c in clips]
+    done = run("birdcalls", *inputs, "-m", bird_model, *ALL, "-f", fmt, "-o", target, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    read = read_event_annotations(tmp_path / target)
+    assert {a.file for a in read} == set(inputs)
+    for clip in clips:
+        got = [(a.onset_s, a.offset_s, a.label) for a in read if a.file == f"rec/{clip}"]
+        expected = [(e["start"], e["end"], e["label"]) for e in want[clip]]
+        assert [g[2] for g in got] == [e[2] for e in expected]
+        times = [t for g in got for t in g[:2]]
+        assert times == pytest.approx([t for e in expected for t in e[:2]], abs=TOL)
+    monkeypatch.chdir(tmp_path)
+    inside = read_event_annotations(target, "rec")  # as `gabortag train birdcalls` reads it
+    assert {a.file for a in inside} == set(clips)
