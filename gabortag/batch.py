@@ -179,14 +179,38 @@ def _temporary_affixes(path: Path) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM arriving inside the block are delivered on leaving it (main thread
+    only: elsewhere the block runs as it is). Used so that a temporary file cannot be created
+    without its name being known to the code that removes it."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    kinds = (signal.SIGINT, signal.SIGTERM)
+    previous = {
+        kind: signal.signal(kind, lambda signum, _frame: held.append(signum)) for kind in kinds
+    }
+    try:
+        yield
+    finally:
+        for kind, handler in previous.items():
+            signal.signal(kind, handler)
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)  # runs the restored handler now
+
+
+@contextlib.contextmanager
 def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
+    tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         prefix, suffix = _temporary_affixes(path)
-        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
-    except OSError as err:
-        raise OutputError(f"{path}: cannot write ({err.strerror or err})") from err
-    try:
+        with _signals_deferred():
+            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
         binary = "b" in mode
         with os.fdopen(
             fd,
@@ -201,8 +225,9 @@ def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
             os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; outputs follow umask
         os.replace(tmp, path)
     except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         if isinstance(err, OSError):
             raise OutputError(f"{path}: cannot write ({err.strerror or err})") from err
         raise

@@ -202,3 +202,25 @@ def test_sigkill_while_writing_one_combined_file(work: Path) -> None:
     assert sorted(p.name for p in work.iterdir()) == ["all.json", "in"]  # the leftover is gone
     reference = gabortag("vad", "in", cwd=work)
     assert (work / "all.json").read_text(encoding="utf-8") == reference.stdout
+
+
+def test_a_signal_while_the_temporary_file_is_made_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C landing just as the temporary output is created (inside ``mkstemp``) used to
+    leave it behind: it is now delivered once its name is known, and the file is removed."""
+    import tempfile
+
+    from gabortag.batch import atomic_open
+
+    real = tempfile.mkstemp
+
+    def interrupted_mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
+        made = real(*args, **kwargs)  # type: ignore[call-overload]
+        signal.raise_signal(signal.SIGINT)
+        return made  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(tempfile, "mkstemp", interrupted_mkstemp)
+    with pytest.raises(KeyboardInterrupt), atomic_open(tmp_path / "out.json") as f:
+        f.write("never")
+    assert list(tmp_path.iterdir()) == []
