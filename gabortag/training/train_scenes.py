@@ -304,6 +304,48 @@ def noise_index(data: dict[str, np.ndarray]) -> np.ndarray:
     )
 
 
+def train_recipe(
+    data: dict[str, np.ndarray],
+    test_fold: int,
+    out: Path | None,
+    epochs: int,
+    *,
+    recipe: str = "shipped",
+    first_layer: str = "gabor",
+    seed: int = 0,
+    say: Callable[[str], None] = print,
+) -> tuple[SceneNet, list[dict[str, float]], list[str]]:
+    """Train a scene network by ``recipe`` on the clips of :func:`training_index` (ESC-10
+    fold ``test_fold`` left out); returns the network, its epoch records and its labels.
+
+    ``recipe="shipped"`` is the shipped model's: fourteen classes (the extra classes'
+    training clips too), 32 clips per class per epoch, silent padding at one end of 30 % of
+    the clips. ``"esc10-only"``: ten classes, ESC-10 clips only, no silent padding. Resumes
+    from ``out/last.pt`` (see :func:`fit`).
+    """
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    train_idx = training_index(data, test_fold, recipe)
+    shipped = recipe == "shipped"
+    labels = list(CLASSES) if shipped else list(ESC10_CLASSES)
+    config = replace(SceneConfig(), n_classes=len(labels), first_layer=first_layer)
+    net = SceneNet(config, seed=seed)
+    set_normalisation(net, data["mel"][train_idx])
+    noise = data["mel"][noise_index(data)]
+    aug = Augmenter(
+        data["mel"],
+        data["mel_band"],
+        data["label"],
+        len(labels),
+        noise,
+        rng,
+        silence=0.3 if shipped else 0.0,
+    )
+    per_class = 32 if shipped else None
+    history = fit(net, aug, train_idx, epochs=epochs, out=out, say=say, per_class=per_class)
+    return net, history, labels
+
+
 def esc10_fold(
     data: dict[str, np.ndarray],
     fold: int,
@@ -314,35 +356,18 @@ def esc10_fold(
     say: Callable[[str], None] = print,
     recipe: str = "shipped",
 ) -> dict[str, Any]:
-    """ESC-10 cross-validation run: train on the other four folds, report the accuracy on
-    ``fold`` after the last epoch (no model selection on the test fold).
-
-    ``recipe="shipped"`` trains as the shipped model is trained (fourteen classes: the extra
-    classes' training clips too, 32 clips per class per epoch, silent padding at one end of
-    30 % of the clips); the predicted label of a test clip is the highest-scoring of the ten
-    ESC-10 labels. ``"esc10-only"``: ten classes, ESC-10 clips only, no silent padding.
-    """
+    """ESC-10 cross-validation run: train by ``recipe`` (:func:`train_recipe`) without
+    ``fold``, report the accuracy on ``fold`` after the last epoch (no model selection on the
+    test fold); a test clip's label is the highest-scoring of the ten ESC-10 labels."""
     result_path = out / "result.json"
     if result_path.exists():
         loaded: dict[str, Any] = json.loads(result_path.read_text())
         return loaded
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    labels, folds = data["label"], data["fold"]
-    train_idx = training_index(data, fold, recipe)
-    test_idx = np.flatnonzero((labels < len(ESC10_CLASSES)) & (folds == fold))
-    shipped = recipe == "shipped"
-    n_classes = len(CLASSES) if shipped else len(ESC10_CLASSES)
-    config = replace(SceneConfig(), n_classes=n_classes, first_layer=first_layer)
-    net = SceneNet(config, seed=seed)
-    set_normalisation(net, data["mel"][train_idx])
-    noise = data["mel"][noise_index(data)]
-    aug = Augmenter(
-        data["mel"], data["mel_band"], labels, n_classes, noise, rng, silence=0.3 * shipped
+    net, history, labels_out = train_recipe(
+        data, fold, out, epochs, recipe=recipe, first_layer=first_layer, seed=seed, say=say
     )
-    history = fit(
-        net, aug, train_idx, epochs=epochs, out=out, say=say, per_class=32 if shipped else None
-    )
+    labels = data["label"]
+    test_idx = np.flatnonzero((labels < len(ESC10_CLASSES)) & (data["fold"] == fold))
     probs = predict(net, data["mel"][test_idx])
     result = {
         "fold": fold,
@@ -354,7 +379,6 @@ def esc10_fold(
         "epochs": epochs,
         "seconds": sum(h["seconds"] for h in history),
     }
-    labels_out = list(CLASSES) if shipped else list(ESC10_CLASSES)
     torch.save(
         {"model": net.state_dict(), "config": net.config.to_dict(), "labels": labels_out},
         out / "model.pt",
