@@ -374,33 +374,26 @@ def _read_table(
     return events
 
 
-def _inside(audio_dir: Path, path: str) -> str | None:
-    """``path`` (from the working folder) relative to ``audio_dir`` when it names a file
-    inside it, else ``None``."""
-    candidate = Path(path)
-    if not candidate.is_file():
-        return None
-    try:
-        return candidate.resolve().relative_to(audio_dir.resolve()).as_posix()
-    except ValueError:
-        return None
+def _locate(audio_dir: Path, name: str) -> str | None:
+    """How a table's file ``name`` is found from ``audio_dir``: ``name`` itself (a path in
+    the folder, or an absolute path), or, for a path from the working folder that lies inside
+    the folder, its path relative to the folder; ``None`` when there is no such file."""
+    path = Path(name)
+    if path.is_file() and (path.is_absolute() or not (audio_dir / name).is_file()):
+        try:
+            return path.resolve().relative_to(audio_dir.resolve()).as_posix()
+        except ValueError:
+            pass
+    return name if (audio_dir / name).is_file() else None
 
 
 def _check_files(name: str, audio_dir: Path, first_line: dict[str, int]) -> dict[str, str]:
-    """Check that every file of ``first_line`` is in ``audio_dir``; return the names found
-    only as paths from the working folder, each with its path relative to ``audio_dir``."""
+    """Check that every file of ``first_line`` is found from ``audio_dir`` (:func:`_locate`);
+    return those found under another name, each with that name."""
     if not audio_dir.is_dir():
         raise AnnotationError(name, f"audio folder {audio_dir} does not exist")
-    inside: dict[str, str] = {}
-    unknown: list[tuple[str, int]] = []
-    for f, n in first_line.items():
-        if not Path(f).is_absolute() and (audio_dir / f).is_file():
-            continue
-        relative = _inside(audio_dir, f)
-        if relative is not None:
-            inside[f] = relative
-        elif not (audio_dir / f).is_file():
-            unknown.append((f, n))
+    found = {f: _locate(audio_dir, f) for f in first_line}
+    unknown = [(f, n) for f, n in first_line.items() if found[f] is None]
     if unknown:
         listed = ", ".join(f"{f!r} (line {n})" for f, n in unknown[:MAX_LISTED])
         more = f" and {len(unknown) - MAX_LISTED} more" if len(unknown) > MAX_LISTED else ""
@@ -409,4 +402,4 @@ def _check_files(name: str, audio_dir: Path, first_line: dict[str, int]) -> dict
             f"{len(unknown)} annotated file{'s' * (len(unknown) > 1)} not found in "
             f"{audio_dir}: {listed}{more}",
         )
-    return inside
+    return {f: where for f, where in found.items() if where is not None and where != f}

@@ -206,25 +206,30 @@ def _signals_deferred() -> Iterator[None]:
 @contextlib.contextmanager
 def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
     tmp: str | None = None
+    stream: IO[Any] | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         prefix, suffix = _temporary_affixes(path)
-        with _signals_deferred():
-            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
         binary = "b" in mode
-        with os.fdopen(
-            fd,
-            mode,
-            encoding=None if binary else "utf-8",
-            errors=None if binary else TEXT_ERRORS,
-            newline=None if binary else "",
-        ) as f:
+        with _signals_deferred():  # a signal lands once the file and its name are held here
+            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
+            stream = os.fdopen(
+                fd,
+                mode,
+                encoding=None if binary else "utf-8",
+                errors=None if binary else TEXT_ERRORS,
+                newline=None if binary else "",
+            )
+        with stream as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
             os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; outputs follow umask
         os.replace(tmp, path)
     except BaseException as err:
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()  # a no-op when the with block closed it
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
