@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -203,3 +205,30 @@ def test_tiny_training_learns_synthetic_speech() -> None:
     accuracy = float(np.mean((probs >= 0.5) == truth))
     assert 0.2 < truth.mean() < 0.8  # both classes present
     assert accuracy > 0.8, accuracy
+
+
+def test_resume_point_restores_weights_optimiser_schedule_and_rng(tmp_path: Path) -> None:
+    from gabortag.training.optim import load_resumable, save_resumable
+
+    def parts() -> tuple[Any, Any, Any, np.random.Generator]:
+        net = torch.nn.Linear(3, 2)
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-2)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1e-2, total_steps=10)
+        return net, opt, sched, np.random.default_rng(0)
+
+    net, opt, sched, rng = parts()
+    for _ in range(3):
+        net(torch.randn(4, 3)).sum().backward()
+        opt.step()
+        sched.step()
+    rng.random(5)
+    save_resumable(tmp_path / "last.pt", net, opt, sched, rng, epoch=3, best=0.5)
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+    net2, opt2, sched2, rng2 = parts()
+    ck = load_resumable(tmp_path / "last.pt", net2, opt2, sched2, rng2)
+    assert (ck["epoch"], ck["best"]) == (3, 0.5)
+    for a, b in zip(net.parameters(), net2.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    assert sched2.state_dict()["last_epoch"] == 3
+    assert opt2.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
+    assert rng2.random() == rng.random()

@@ -29,7 +29,7 @@ from torch import nn
 
 from ..annotations import read_event_annotations
 from ..audio import load_audio
-from .optim import optimiser_step
+from .optim import load_resumable, optimiser_step, save_resumable
 from .vadnet import VadConfig, VadNet
 
 BIRD_CONFIG = VadConfig(
@@ -240,11 +240,7 @@ def fit(
     best, epoch = -sign * math.inf, 0
     last = out / "last.pt"
     if last.exists():
-        ck = torch.load(last, weights_only=False, map_location=device)
-        net.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        rng.bit_generator.state = ck["rng"]
+        ck = load_resumable(last, net, opt, sched, rng, device)
         epoch, best = ck["epoch"], ck["best"]
         say(f"resumed after epoch {epoch}")
     net.train()
@@ -273,17 +269,7 @@ def fit(
         if sign * metrics[key] > sign * best or not (out / "best.pt").exists():
             best = metrics[key]
             torch.save({**state, **metrics}, out / "best.pt")
-        torch.save(
-            {
-                **state,
-                "opt": opt.state_dict(),
-                "sched": sched.state_dict(),
-                "rng": rng.bit_generator.state,
-                "best": best,
-            },
-            out / "last.pt.tmp",
-        )
-        (out / "last.pt.tmp").replace(last)
+        save_resumable(last, net, opt, sched, rng, **meta, epoch=epoch, best=best)
     net.to("cpu")
     return best
 

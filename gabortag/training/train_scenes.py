@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .optim import optimiser_step
+from .optim import load_resumable, optimiser_step, save_resumable
 from .scenenet import SceneConfig, SceneNet
 from .scenes_data import CLASSES, ESC10_CLASSES, bandlimit, build_clips
 
@@ -211,11 +211,7 @@ def fit(
     epoch = 0
     last = out / "last.pt" if out is not None else None
     if last is not None and last.exists():
-        ck = torch.load(last, weights_only=False, map_location=device)
-        net.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        rng.bit_generator.state = ck["rng"]
+        ck = load_resumable(last, net, opt, sched, rng, device)
         epoch, history = ck["epoch"], ck["history"]
         say(f"resumed after epoch {epoch}")
     loss_fn = nn.CrossEntropyLoss()
@@ -244,20 +240,16 @@ def fit(
             out.mkdir(parents=True, exist_ok=True)
             with open(out / "log.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
-            tmp = out / "last.pt.tmp"
-            torch.save(
-                {
-                    "model": net.state_dict(),
-                    "config": net.config.to_dict(),
-                    "opt": opt.state_dict(),
-                    "sched": sched.state_dict(),
-                    "rng": rng.bit_generator.state,
-                    "epoch": epoch,
-                    "history": history,
-                },
-                tmp,
+            save_resumable(
+                last,
+                net,
+                opt,
+                sched,
+                rng,
+                config=net.config.to_dict(),
+                epoch=epoch,
+                history=history,
             )
-            tmp.replace(last)
     net.to("cpu").eval()
     return history
 
