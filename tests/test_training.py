@@ -84,13 +84,14 @@ def test_energy_mask_stationary_noise_is_not_speech() -> None:
 
 
 def test_energy_mask_fills_short_pauses_only() -> None:
-    gap_short = np.zeros(int(0.2 * SR), np.float32)
-    gap_long = np.zeros(int(0.6 * SR), np.float32)
+    # the model's speech frame: pauses under 120 ms are inside the utterance, longer ones not
+    gap_short = np.zeros(int(0.08 * SR), np.float32)
+    gap_long = np.zeros(int(0.2 * SR), np.float32)
     lead = np.zeros(SR // 2, np.float32)
     short = energy_speech_mask(np.concatenate([lead, tone(0.3), gap_short, tone(0.3), lead]))
     long_ = energy_speech_mask(np.concatenate([lead, tone(0.3), gap_long, tone(0.3), lead]))
     assert short is not None and long_ is not None
-    assert len(runs(short)) == 1  # a 200 ms pause is inside the utterance
+    assert len(runs(short)) == 1  # an 80 ms pause is inside the utterance
     assert len(runs(long_)) == 2
     # a 10 ms click alone is dropped (islands < 50 ms, measured on 25 ms energy windows, so
     # a 30 ms click already spans 5 frames and is kept): the clip gives no mask

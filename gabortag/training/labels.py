@@ -6,9 +6,11 @@ GRID, Klettres, Asterisk prompts, FSDD):
 
 1. frame energy in dB over a 25 ms Hann window every 10 ms;
 2. threshold = max(peak − 30 dB, noise floor (10th percentile) + 10 dB);
-3. frames above it are speech; gaps of at most 250 ms are filled (pauses inside an
-   utterance are speech, as in RTTM turns), islands shorter than 50 ms are dropped;
-4. the result is widened by 20 ms on each side (soft onsets and offsets).
+3. frames above it are speech; gaps of at most :data:`MAX_GAP_FRAMES` (80 ms) are filled,
+   islands shorter than 50 ms are dropped;
+4. the result is widened by :data:`WIDEN_FRAMES` (20 ms) on each side (soft onsets, offsets
+   and unvoiced consonant edges), so that pauses shorter than 120 ms inside an utterance are
+   speech and longer ones are not: the model's definition of a speech frame.
 A clip whose loudest frame is less than 10 dB above its floor gives no mask (``None``) and
 is not used as speech.
 """
@@ -34,6 +36,8 @@ __all__ = [
 
 FRAME = 160  # 10 ms at 16 kHz
 SR = 16000
+MAX_GAP_FRAMES = 8
+WIDEN_FRAMES = 2
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -75,11 +79,11 @@ def energy_speech_mask(wav: np.ndarray) -> np.ndarray | None:
     if peak - floor < 10.0:
         return None
     mask = energy > max(peak - 30.0, floor + 10.0)
-    mask = drop_short(close_gaps(mask, 25), 5)
+    mask = drop_short(close_gaps(mask, MAX_GAP_FRAMES), 5)
     if not mask.any():
         return None
     widened = mask.copy()
-    for shift in (1, 2):
+    for shift in range(1, WIDEN_FRAMES + 1):
         widened[shift:] |= mask[:-shift]
         widened[:-shift] |= mask[shift:]
     return widened

@@ -43,6 +43,13 @@ class VadConfig:
     tcn_kernel: int = 5
     n_outputs: int = 1  # 1: sigmoid (detection); > 1: softmax over classes
     first_layer: str = "gabor"  # "gabor", "conv" (free 2-D conv, same size) or "none"
+    # Per-band noise floor subtracted from the log-mel (0: off, the global mean/std alone).
+    # floor = max(min over ``floor_window`` frames of the mean over ``floor_smooth`` frames,
+    # ``floor_min``): stationary noise and the recording level cancel, so a frame's features
+    # say how far each band rises above the local floor.
+    floor_smooth: int = 0  # mel frames (odd)
+    floor_window: int = 0  # mel frames (odd)
+    floor_min: float = -9.0  # natural-log mel power (about a -70 dBFS white-noise floor)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -88,6 +95,25 @@ class _FreeConv(nn.Conv2d):
         )
 
 
+class NoiseFloor(nn.Module):
+    """Log-mel ``(B, n_mels, T)`` → its height above a local per-band floor ``(B, n_mels, T')``.
+
+    ``T' = T - (smooth - 1) - (window - 1)`` (valid pooling); output frame ``i`` is input frame
+    ``i + trim``, minus the floor of the ``smooth + window - 1`` frames centred on it.
+    """
+
+    def __init__(self, smooth: int, window: int, floor_min: float) -> None:
+        super().__init__()
+        self.smooth, self.window, self.floor_min = smooth, window, floor_min
+        self.trim = (smooth - 1) // 2 + (window - 1) // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = nn.functional.avg_pool1d(x, self.smooth, stride=1)
+        floor = -nn.functional.max_pool1d(-mean, self.window, stride=1)
+        floor = torch.clamp(floor, min=self.floor_min)
+        return x[:, :, self.trim : x.shape[-1] - self.trim] - floor
+
+
 class VadNet(nn.Module):
     """Waveform ``(B, N)`` float32 → logits ``(B, T)`` (one output) or ``(B, T, C)``.
 
@@ -104,6 +130,9 @@ class VadNet(nn.Module):
         self.frontend = LogMel(c.sample_rate, c.win_length, c.mel_hop, c.n_mels, c.f_min, c.f_max)
         self.register_buffer("mel_mean", torch.zeros(c.n_mels, 1))
         self.register_buffer("mel_std", torch.ones(c.n_mels, 1))
+        self.floor = (
+            NoiseFloor(c.floor_smooth, c.floor_window, c.floor_min) if c.floor_window > 0 else None
+        )
         if c.first_layer not in FIRST_LAYERS:
             raise ValueError(f"first_layer must be one of {FIRST_LAYERS}, got {c.first_layer!r}")
         self.gabor: nn.Module
@@ -141,6 +170,8 @@ class VadNet(nn.Module):
         """Samples of padded input that one output frame sees."""
         c = self.config
         mel_frames = c.gabor_stride * self.tcn_trim + c.kernel_size[1]
+        if self.floor is not None:
+            mel_frames += 2 * self.floor.trim
         return (mel_frames - 1) * c.mel_hop + c.win_length
 
     @property
@@ -150,8 +181,11 @@ class VadNet(nn.Module):
 
     # --- forward ---------------------------------------------------------------------------
     def features(self, wav: torch.Tensor) -> torch.Tensor:
-        """Normalised log-mel ``(B, n_mels, T_mel)``."""
-        feats: torch.Tensor = (self.frontend(wav) - self.mel_mean) / self.mel_std
+        """Normalised log-mel ``(B, n_mels, T_mel)`` (above its noise floor when configured)."""
+        mel = self.frontend(wav)
+        if self.floor is not None:
+            mel = self.floor(mel)
+        feats: torch.Tensor = (mel - self.mel_mean) / self.mel_std
         return feats
 
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
