@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create the virtualenv that benchmarks/vad.py runs in: gabortag plus its peers
-# (silero-vad 6.2 run through onnxruntime, webrtcvad).
+# (silero-vad 6.2 run through onnxruntime, TEN VAD, earshot, webrtcvad).
 #
 #   bash benchmarks/setup_peers.sh [VENV] [REPO]
 #
@@ -16,6 +16,8 @@ VENV="${1:-$REPO/.venv-peers}"
 PYTHON="${PYTHON:-python3}"
 TORCH_VERSION="2.13.0"
 SILERO_VERSION="6.2.3"
+TEN_VAD_VERSION="1.0.6.9"
+EARSHOT_VERSION="1.2.2"
 
 echo "venv: $VENV"
 echo "repo: $REPO"
@@ -45,7 +47,22 @@ else
 fi
 
 # 3. the other peers and the benchmark's own needs.
-"${PIP[@]}" install -c "$CONSTRAINTS" webrtcvad-wheels onnxruntime numpy soundfile soxr
+"${PIP[@]}" install -c "$CONSTRAINTS" webrtcvad-wheels onnxruntime numpy soundfile soxr \
+    "ten-vad==$TEN_VAD_VERSION" "earshot==$EARSHOT_VERSION"
+
+# 3b. TEN VAD's native library links libc++.so.1, which many systems lack. If so, unpack the
+#     Debian runtime packages (no root needed) into VENV/native; benchmarks/vad.py preloads them.
+if ! ldconfig -p 2>/dev/null | grep -q "libc++.so.1 "; then
+    NATIVE="$VENV/native"
+    mkdir -p "$NATIVE/debs"
+    (
+        cd "$NATIVE/debs"
+        apt-get download libc++1-19 libc++abi1-19 libunwind-19
+        for deb in *.deb; do dpkg-deb -x "$deb" x/; done
+    )
+    cp -P "$NATIVE"/debs/x/usr/lib/llvm-19/lib/lib*.so.1* "$NATIVE"/
+    echo "libc++ for TEN VAD unpacked into $NATIVE"
+fi
 
 # 4. gabortag itself, editable (runtime deps: numpy soundfile soxr onnxruntime typer rich).
 "${PIP[@]}" install -c "$CONSTRAINTS" -e "$REPO"
@@ -53,12 +70,14 @@ fi
 # 5. check: torch is still the pinned CPU build, and every peer imports.
 "$VENV/bin/python" - <<'EOF'
 import importlib.metadata as md
-import torch, onnxruntime, webrtcvad, soundfile, soxr, numpy  # noqa: F401
+import torch, onnxruntime, webrtcvad, soundfile, soxr, numpy, earshot  # noqa: F401
+import ten_vad  # noqa: F401
 import silero_vad  # noqa: F401
 import gabortag.evaluation  # noqa: F401
 tv = torch.__version__
 assert tv.startswith("2.13.0"), f"torch was changed to {tv}"
 print("torch", tv, "| silero-vad", md.version("silero-vad"), "| webrtcvad-wheels",
-      md.version("webrtcvad-wheels"), "| onnxruntime", onnxruntime.__version__)
+      md.version("webrtcvad-wheels"), "| ten-vad", md.version("ten-vad"), "| earshot",
+      md.version("earshot"), "| onnxruntime", onnxruntime.__version__)
 EOF
 echo "ready: $VENV/bin/python $REPO/benchmarks/vad.py"

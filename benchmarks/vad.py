@@ -1,11 +1,18 @@
-"""Voice activity detection benchmark: gabortag against silero-vad and webrtcvad.
+"""Voice activity detection benchmark: gabortag against silero-vad, TEN VAD, earshot, webrtcvad.
 
-Runs every system in one process on one CPU thread over the ``meetings`` development and test
-sets and prints, per split, ROC-AUC, frame F1, detection error rate (missed + false alarm) /
-speech with its two parts, and the real-time factor; then gabortag's RTF over each peer's.
+Runs every system in one process on one CPU thread and prints, for every set of recordings,
+ROC-AUC, frame F1, detection error rate (missed + false alarm) / speech with its two parts at
+each system's default decision, and the real-time factor; then gabortag's RTF over each peer's.
 
     bash benchmarks/setup_peers.sh                 # once: creates .venv-peers
-    .venv-peers/bin/python benchmarks/vad.py --json vad.json
+    .venv-peers/bin/python benchmarks/vad.py --json vad.json                  # meetings only
+    .venv-peers/bin/python benchmarks/vad.py --suites SUITES --json vad.json  # + held-out
+
+Without ``--suites`` the sets are the ``meetings`` development and test splits. With
+``--suites SUITES`` (the folder ``python -m gabortag.training.vad_suites`` writes from sources
+held out of training), the sets are every group of the development and test suites (meetings
+development / test among them), each suite pooled, and each group alone.
+``--model NAME=PATH.onnx`` (repeatable) adds other gabortag models (the ablations) as rows.
 
 The references, the 10 ms frame grid and every metric come from ``gabortag.evaluation``, the
 code that measured the model card (``gabortag/training/release_vad.py``), so gabortag's rows
@@ -45,11 +52,10 @@ from gabortag.evaluation import FRAME_S, Reference, evaluate, meetings_split
 from gabortag.results import Segment
 
 SR = 16000
-SPLITS = ("development", "test")
-ALL_SYSTEMS = ("gabortag", "silero", "webrtcvad")
+ALL_SYSTEMS = ("gabortag", "silero", "ten-vad", "earshot", "webrtcvad")
 Decisions = dict[str, list[Segment]]  # decision name -> speech segments of one file
 Metrics = dict[str, float]  # metric name -> value
-SplitMetrics = dict[str, Metrics]  # decision name ("scores" for the AUC alone) -> metrics
+SetMetrics = dict[str, Metrics]  # decision name ("scores" for the AUC alone) -> metrics
 
 
 def frames_to_segments(flags: np.ndarray, hop_s: float) -> list[Segment]:
@@ -89,7 +95,7 @@ class System:
     import_rss_mb: float = 0.0  # RSS growth from imports its package needs outside inference
 
 
-def make_gabortag(model_name: str) -> System:
+def make_gabortag(model_name: str, label: str = "gabortag") -> System:
     import gabortag
     from gabortag.vad import default_options
 
@@ -108,8 +114,8 @@ def make_gabortag(model_name: str) -> System:
         return probs, {"segments": list(detect(wav).segments), "threshold": threshold_segments}
 
     return System(
-        name="gabortag",
-        version=md.version("gabortag"),
+        name=label,
+        version=md.version("gabortag") + ("" if label == "gabortag" else f" ({model_name})"),
         notes=f"model.score() frame probabilities (hop {hop:g} s) for AUC; decisions from "
         "gabortag.detect_speech segments (shipped post-processing); raw probability > "
         f"{threshold:g} (onset of the model's tuned post-processing)",
@@ -117,8 +123,8 @@ def make_gabortag(model_name: str) -> System:
         outputs=outputs,
         timed={"run": model.score, "detect_speech": detect},
         rows={
-            "segments": ("gabortag", "detect_speech"),
-            "threshold": (f"gabortag p>{threshold:g}", "run"),
+            "segments": (label, "detect_speech"),
+            "threshold": (f"{label} p>{threshold:g}", "run"),
         },
     )
 
@@ -181,6 +187,77 @@ def make_silero() -> System:
     )
 
 
+def preload_native() -> None:
+    """Load the C++ runtime ``setup_peers.sh`` unpacked into ``VENV/native`` (when the system
+    has none), so that TEN VAD's library finds ``libc++.so.1`` already loaded."""
+    import ctypes
+
+    native = Path(sys.prefix) / "native"
+    for name in ("libunwind.so.1", "libc++abi.so.1", "libc++.so.1"):
+        if (native / name).exists():
+            ctypes.CDLL(str(native / name), mode=ctypes.RTLD_GLOBAL)
+
+
+def make_ten_vad() -> System:
+    preload_native()
+    from ten_vad import TenVad
+
+    hop, threshold = 256, 0.5
+
+    def run(wav: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        vad = TenVad(hop, threshold)  # a fresh state per file
+        n = math.ceil(len(wav) / hop)
+        pcm = np.zeros(n * hop, dtype=np.int16)
+        pcm[: len(wav)] = np.clip(np.round(wav * 32768.0), -32768, 32767).astype(np.int16)
+        probs, flags = np.empty(n, np.float32), np.empty(n, bool)
+        for k in range(n):
+            probs[k], flags[k] = vad.process(pcm[k * hop : (k + 1) * hop])
+        return probs, flags
+
+    def outputs(wav: np.ndarray) -> tuple[np.ndarray, Decisions]:
+        probs, flags = run(wav)
+        return probs, {"flags": frames_to_segments(flags, hop / SR)}
+
+    return System(
+        name="ten-vad",
+        version=md.version("ten-vad"),
+        notes="TenVad(hop_size=256, threshold=0.5) per file on 16-bit PCM; AUC from its "
+        "probability, decisions its own flags (its default threshold 0.5)",
+        hop_s=hop / SR,
+        outputs=outputs,
+        timed={"run": run},
+        rows={"flags": ("ten-vad", "run")},
+    )
+
+
+def make_earshot() -> System:
+    import earshot
+
+    hop = 256
+
+    def run(wav: np.ndarray) -> np.ndarray:
+        detector = earshot.Detector()
+        n = math.ceil(len(wav) / hop)
+        x = np.zeros(n * hop, dtype=np.float32)
+        x[: len(wav)] = np.clip(wav, -1, 1)
+        return np.array([detector.predict_f32(x[k * hop : (k + 1) * hop]) for k in range(n)])
+
+    def outputs(wav: np.ndarray) -> tuple[np.ndarray, Decisions]:
+        probs = run(wav)
+        return probs, {"p>0.5": frames_to_segments(probs >= 0.5, hop / SR)}
+
+    return System(
+        name="earshot",
+        version=md.version("earshot"),
+        notes="earshot.Detector().predict_f32 per 256-sample frame, new detector per file; "
+        "decisions: score >= 0.5 (its documented default)",
+        hop_s=hop / SR,
+        outputs=outputs,
+        timed={"run": run},
+        rows={"p>0.5": ("earshot", "run")},
+    )
+
+
 def make_webrtcvad() -> System:
     import webrtcvad
 
@@ -234,18 +311,23 @@ def preload(name: str) -> None:
 
 # ---------------------------------------------------------------------------------- scoring
 def evaluate_system(
-    system: System, refs: dict[str, list[Reference]], wavs: dict[str, list[np.ndarray]]
-) -> dict[str, SplitMetrics]:
-    """Per split, per decision: ``gabortag.evaluation.evaluate`` over the split's files pooled."""
-    res: dict[str, SplitMetrics] = {}
-    for split in SPLITS:
-        outs = [system.outputs(w) for w in wavs[split]]
-        scores = [o[0] for o in outs]
-        res[split] = {}
-        for name in outs[0][1]:
-            ev = evaluate(refs[split], scores, system.hop_s, [o[1][name] for o in outs])
-            res[split].setdefault("scores", {"auc": ev.roc_auc})
-            res[split][name] = {
+    system: System, sets: dict[str, list[int]], refs: list[Reference], wavs: list[np.ndarray]
+) -> dict[str, SetMetrics]:
+    """Per set, per decision: ``gabortag.evaluation.evaluate`` over the set's files pooled
+    (``sets`` maps a set name to indices into ``refs`` / ``wavs``)."""
+    outs = [system.outputs(w) for w in wavs]
+    res: dict[str, SetMetrics] = {}
+    for name, idx in sets.items():
+        res[name] = {}
+        for decision in outs[0][1]:
+            ev = evaluate(
+                [refs[i] for i in idx],
+                [outs[i][0] for i in idx],
+                system.hop_s,
+                [outs[i][1][decision] for i in idx],
+            )
+            res[name].setdefault("scores", {"auc": ev.roc_auc})
+            res[name][decision] = {
                 "auc": ev.roc_auc,
                 "f1": ev.f1,
                 "der": ev.detection_error_rate,
@@ -277,7 +359,7 @@ def fmt(x: float | None) -> str:
     return "-" if x is None or math.isnan(x) else f"{x:.3f}"
 
 
-def print_table(split: str, rows: list[dict[str, Any]]) -> None:
+def print_table(title: str, rows: list[dict[str, Any]]) -> None:
     head = ["system", "AUC", "F1", "DER", "miss", "FA", "RTF"]
     keys = ("auc", "f1", "der", "missed", "false_alarm")
     body = [[r["label"], *(fmt(r.get(k)) for k in keys), f"{r['rtf']:.3g}"] for r in rows]
@@ -287,7 +369,7 @@ def print_table(split: str, rows: list[dict[str, Any]]) -> None:
         pairs = enumerate(zip(cells, widths, strict=True))
         return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in pairs)
 
-    print(f"\n== meetings / {split} ==")
+    print(f"\n== {title} ==")
     print(line(head))
     print("  ".join("-" * w for w in widths))
     for b in body:
@@ -299,11 +381,46 @@ def not_available(name: str, exc: Exception, unavailable: dict[str, str]) -> Non
     print(f"{name}: not available ({reason})")
 
 
+def load_sets(data: Path, suites: Path | None) -> tuple[list[Reference], dict[str, list[int]], str]:
+    """Every file's reference, the named sets (indices into them) and the set that selects
+    among a system's options (webrtcvad's mode): meetings splits, or the suites' groups."""
+    refs: list[Reference] = []
+    sets: dict[str, list[int]] = {}
+
+    def add(name: str, group: list[Reference]) -> None:
+        sets[name] = list(range(len(refs), len(refs) + len(group)))
+        refs.extend(group)
+
+    if suites is None:
+        for split in ("development", "test"):
+            add(split, meetings_split(data, split))
+        return refs, sets, "development"
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from gabortag.training.vad_suites import load_suite  # no torch: numpy and soundfile only
+
+    for split, title in (("dev", "development"), ("test", "test")):
+        groups = load_suite(suites, data, split)
+        first = len(refs)
+        for group, group_refs in groups.items():
+            add(f"{title}/{group}", group_refs)
+        sets[f"{title} (pooled)"] = list(range(first, len(refs)))
+    return refs, sets, "development (pooled)"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"), help="data folder")
+    ap.add_argument(
+        "--suites", type=Path, default=None, help="held-out suites (gabortag.training.vad_suites)"
+    )
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--repeats", type=int, default=5, help="timing repetitions (median taken)")
+    ap.add_argument(
+        "--timing-seconds",
+        type=float,
+        default=600.0,
+        help="audio timed per repetition (the first files of all sets, up to this many seconds)",
+    )
     ap.add_argument(
         "--systems",
         default=",".join(ALL_SYSTEMS),
@@ -314,31 +431,56 @@ def main(argv: list[str] | None = None) -> int:
         default="vad",
         help="bundled model name or .onnx path given to gabortag.load_model (default: vad)",
     )
+    ap.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
+        help="another gabortag model to score as its own rows (repeatable), e.g. ablations",
+    )
     args = ap.parse_args(argv)
     factories: dict[str, Callable[[], System]] = {
         "gabortag": lambda: make_gabortag(args.gabortag_model),
         "silero": make_silero,
+        "ten-vad": make_ten_vad,
+        "earshot": make_earshot,
         "webrtcvad": make_webrtcvad,
     }
     wanted = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in factories]
     if unknown:
         ap.error(f"unknown system(s) {unknown}; choose from {list(factories)}")
+    for item in args.model:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not path:
+            ap.error(f"--model takes LABEL=PATH.onnx, got {item!r}")
+        factories[label] = lambda label=label, path=path: make_gabortag(path, label)
+        wanted.append(label)
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
 
     if not (args.data / "meetings").is_dir():
         print(f"no meetings data at {args.data / 'meetings'} (give --data)", file=sys.stderr)
         return 2
-    refs = {split: meetings_split(args.data, split) for split in SPLITS}
-    wavs = {split: [load_audio(r.audio, SR)[0] for r in rs] for split, rs in refs.items()}
-    all_wavs = [w for ws in wavs.values() for w in ws]
-    audio_s = sum(len(w) for w in all_wavs) / SR
-    for split, rs in refs.items():
-        n = sum(int((r.labels >= 0).sum()) for r in rs)
-        sp = sum(int((r.labels == 1).sum()) for r in rs)
+    if args.suites is not None and not (args.suites / "dev").is_dir():
         print(
-            f"{split}: {len(rs)} files, {sum(len(w) for w in wavs[split]) / SR:.1f} s, "
+            f"no suites at {args.suites} (python -m gabortag.training.vad_suites)", file=sys.stderr
+        )
+        return 2
+    refs, sets, select_on = load_sets(args.data, args.suites)
+    wavs = [load_audio(r.audio, SR)[0] for r in refs]
+    timed_wavs, total = [], 0.0
+    for w in wavs:
+        if total >= args.timing_seconds:
+            break
+        timed_wavs.append(w)
+        total += len(w) / SR
+    audio_s = total
+    for name, idx in sets.items():
+        n = sum(int((refs[i].labels >= 0).sum()) for i in idx)
+        sp = sum(int((refs[i].labels == 1).sum()) for i in idx)
+        print(
+            f"{name}: {len(idx)} files, {sum(len(wavs[i]) for i in idx) / SR:.1f} s, "
             f"{n} scored frames, {sp / max(n, 1):.1%} speech"
         )
 
@@ -352,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
             before = rss_mb()
             system = factories[name]()
             for fn in system.timed.values():  # warm-up, and first-run allocations
-                fn(all_wavs[0][: SR * 2])
+                fn(wavs[0][: SR * 2])
         except Exception as exc:
             not_available(name, exc, unavailable)
             continue
@@ -360,49 +502,49 @@ def main(argv: list[str] | None = None) -> int:
         system.import_rss_mb = import_rss
         systems.append(system)
 
-    metrics: dict[str, dict[str, SplitMetrics]] = {}
+    metrics: dict[str, dict[str, SetMetrics]] = {}
     for system in list(systems):
         try:
-            metrics[system.name] = evaluate_system(system, refs, wavs)
+            metrics[system.name] = evaluate_system(system, sets, refs, wavs)
         except Exception as exc:
             not_available(system.name, exc, unavailable)
             systems.remove(system)
     if not systems:
         print("no system could run", file=sys.stderr)
         return 1
-    secs = time_systems(systems, all_wavs, args.repeats)
+    secs = time_systems(systems, timed_wavs, args.repeats)
     rtf = {n: {k: statistics.median(v) / audio_s for k, v in d.items()} for n, d in secs.items()}
 
-    # webrtcvad: pick the mode with the lowest DER on development, report it on test too.
+    # webrtcvad: pick the mode with the lowest DER on the selection set, report it everywhere.
     best_mode = None
     if "webrtcvad" in metrics:
-        dev = metrics["webrtcvad"]["development"]
+        dev = metrics["webrtcvad"][select_on]
         best_mode = min((f"mode{m}" for m in range(4)), key=lambda k: dev[k]["der"])
 
-    results: dict[str, list[dict[str, Any]]] = {split: [] for split in SPLITS}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in sets}
     for s in systems:
         rows = dict(s.rows)
         if s.name == "webrtcvad" and best_mode == "mode3":
             rows["mode3"] = ("webrtcvad mode 3 (= best dev)", "mode3")
         elif s.name == "webrtcvad" and best_mode:
             rows[best_mode] = (f"webrtcvad mode {best_mode[-1]} (best dev)", best_mode)
-        for split in SPLITS:
+        for name in sets:
             for key, (label, timing) in rows.items():
-                results[split].append(
+                results[name].append(
                     {
                         "system": s.name,
                         "decision": key,
                         "label": label,
-                        **metrics[s.name][split][key],
+                        **metrics[s.name][name][key],
                         "rtf": rtf[s.name][timing],
                     }
                 )
 
-    for split in SPLITS:
-        print_table(split, results[split])
+    for name in sets:
+        print_table(name, results[name])
     print(
         f"\nRTF = processing s / audio s, median of {args.repeats} runs over "
-        f"{audio_s:.0f} s (development + test), 1 thread, decoded audio in memory"
+        f"{audio_s:.0f} s (the first files of the sets), 1 thread, decoded audio in memory"
     )
 
     ratios: dict[str, float] = {}
@@ -410,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
         g = rtf["gabortag"]["run"]
         peers = {
             "silero-vad": rtf.get("silero-vad", {}).get("run"),
+            "ten-vad": rtf.get("ten-vad", {}).get("run"),
+            "earshot": rtf.get("earshot", {}).get("run"),
             "webrtcvad": rtf.get("webrtcvad", {}).get("mode3"),
         }
         for peer, p in peers.items():
@@ -435,20 +579,24 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.json:
         doc = {
-            "benchmark": "meetings VAD",
+            "benchmark": "VAD"
+            + (" (held-out suites + meetings)" if args.suites else " (meetings)"),
             "data": str(args.data),
+            "suites": str(args.suites) if args.suites else None,
             "gabortag_model": args.gabortag_model,
             "protocol": {
                 "frame_s": FRAME_S,
-                "label": "frame centre inside an RTTM turn",
+                "label": "frame centre inside a reference speech turn",
                 "scored": "frame centre inside the UEM",
-                "pooling": "all scored frames of a split pooled",
-                "evaluation": "gabortag.evaluation.meetings_split + evaluate (as the model card)",
+                "pooling": "all scored frames of a set pooled",
+                "evaluation": "gabortag.evaluation.evaluate (as the model card)",
+                "selection_set": select_on,
                 "rtf": "median over repeats of processing seconds / audio seconds, "
-                "development + test, decoded audio in memory, 1 thread",
+                "decoded audio in memory, 1 thread",
                 "repeats": args.repeats,
-                "audio_seconds": audio_s,
+                "timed_audio_seconds": audio_s,
             },
+            "sets": {name: [refs[i].file_id for i in idx] for name, idx in sets.items()},
             "environment": {
                 "python": platform.python_version(),
                 "machine": platform.machine(),

@@ -5,7 +5,7 @@ at 16 kHz). The energy rule, used for corpora that give no time stamps (Speech C
 GRID, Klettres, Asterisk prompts, FSDD):
 
 1. frame energy in dB over a 25 ms Hann window every 10 ms;
-2. threshold = max(peak − 30 dB, noise floor (10th percentile) + 10 dB);
+2. threshold = max(peak − :data:`BELOW_PEAK_DB` (40 dB), noise floor (10th percentile) + 10 dB);
 3. frames above it are speech; gaps of at most :data:`MAX_GAP_FRAMES` (80 ms) are filled,
    islands shorter than 50 ms are dropped;
 4. the result is widened by :data:`WIDEN_FRAMES` (20 ms) on each side (soft onsets, offsets
@@ -38,6 +38,7 @@ FRAME = 160  # 10 ms at 16 kHz
 SR = 16000
 MAX_GAP_FRAMES = 8
 WIDEN_FRAMES = 2
+BELOW_PEAK_DB = 40.0
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -78,7 +79,7 @@ def energy_speech_mask(wav: np.ndarray) -> np.ndarray | None:
     peak, floor = float(energy.max()), float(np.percentile(energy, 10))
     if peak - floor < 10.0:
         return None
-    mask = energy > max(peak - 30.0, floor + 10.0)
+    mask = energy > max(peak - BELOW_PEAK_DB, floor + 10.0)
     mask = drop_short(close_gaps(mask, MAX_GAP_FRAMES), 5)
     if not mask.any():
         return None

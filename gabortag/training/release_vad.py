@@ -1,14 +1,17 @@
 """Turn a trained checkpoint into the shipped model: ONNX + metadata + card + manifest entry.
 
-``python -m gabortag.training.release_vad --checkpoint runs/vad/best.pt --data ../shared/data``
+``python -m gabortag.training.release_vad --checkpoint runs/vad/best.pt --data ../shared/data
+--suites SUITES --run-dir runs/vad``
 
 1. exports the network (verified against torch) to ``models/<name>.onnx``;
-2. tunes the post-processing (onset/offset, minimum durations, padding) on meetings
-   *development* only, maximising frame F1;
-3. measures ROC-AUC, F1 and detection error rate on development and test with
+2. tunes the post-processing (onset/offset, minimum durations, padding) on the pooled
+   *development* suite (held-out sources and meetings development), maximising frame F1;
+3. measures ROC-AUC, F1 and detection error rate on every group of the development and test
+   suites, pooled and per group, and on meetings development and test, with
    :mod:`gabortag.evaluation` through the exported ONNX file (the same code
    ``benchmarks/vad.py`` runs);
-4. writes the model card and the manifest entry with the file's sha256.
+4. writes the model card (every training source with its origin, licence and hours) and the
+   manifest entry with the file's sha256.
 """
 
 from __future__ import annotations
@@ -28,71 +31,28 @@ from ..inference import Model
 from ..models import ModelSpec
 from ..postprocess import VadOptions, segments_from_scores
 from .export import export_onnx, gabor_parameters, json_meta, release_facts, write_json
+from .vad_sources import SOURCES
+from .vad_suites import load_suite
 from .vadnet import VadNet, from_checkpoint
 
 NAME = "vad-gabor-16k"
-TRAINING_DATA = [
-    {
-        "source": "../shared/data/speech_commands (all words)",
-        "role": "speech",
-        "licence": "CC BY 4.0",
-    },
-    {
-        "source": "../shared/data/speech_commands/_silence_",
-        "role": "non-speech",
-        "licence": "CC BY 4.0",
-    },
-    {"source": "../shared/data/fsdd", "role": "speech", "licence": "CC BY-SA 4.0"},
-    {"source": "../shared/data/grid", "role": "speech", "licence": "CC BY 4.0"},
-    {
-        "source": "../shared/data/meetings train (trn00-09, RTTM labels)",
-        "role": "speech + labels",
-        "licence": "research-only (public test fixture)",
-    },
-    {"source": "../shared/data/esc10", "role": "non-speech", "licence": "CC BY (ESC-50)"},
-    {"source": "../shared/data/bengalese_finch", "role": "non-speech", "licence": "CC BY 4.0"},
-    {"source": "Debian klettres-data", "role": "speech (20 languages)", "licence": "GPL-2+"},
-    {
-        "source": "Debian asterisk-core-sounds-{en,es,fr,it,ru}-wav",
-        "role": "speech",
-        "licence": "CC BY-SA 3.0",
-    },
-    {"source": "Debian wesnoth-1.16-music", "role": "non-speech (music)", "licence": "GPL-2+"},
-    {
-        "source": "Debian asterisk-moh-opsound-wav",
-        "role": "non-speech (music)",
-        "licence": "CC BY-SA 3.0",
-    },
-]
-DEBIAN_PACKAGES = [
-    "klettres-data",
-    "asterisk-core-sounds-en-wav",
-    "asterisk-core-sounds-es-wav",
-    "asterisk-core-sounds-fr-wav",
-    "asterisk-core-sounds-it-wav",
-    "asterisk-core-sounds-ru-wav",
-    "wesnoth-1.16-music",
-    "asterisk-moh-opsound-wav",
-]
+SPEECH_FRAME = (
+    "a 10 ms frame is speech when it lies inside an utterance: from 20 ms before its first "
+    "sound above (peak - 40 dB) to 20 ms after its last, with pauses shorter than 120 ms "
+    "inside it counted as speech and longer ones not; reverberant tails after the dry "
+    "speech are not speech; in meetings, the union of the RTTM turns"
+)
 
 
-def debian_versions(deb_dir: Path | None) -> dict[str, str]:
-    """Package → version from the downloaded ``.deb`` file names (``name_version_arch.deb``)."""
-    out: dict[str, str] = {}
-    if deb_dir is None:
-        return out
-    for deb in sorted(deb_dir.glob("*.deb")):
-        name, version = deb.name.split("_")[:2]
-        out[name] = version.replace("%3a", ":")
-    return out
-
-
-def _auc_by_step(log: Path) -> dict[int, float] | None:
-    """Development ROC-AUC at each evaluation of the training run, from its log."""
+def _log(log: Path) -> list[dict[str, Any]]:
     if not log.exists():
-        return None
-    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    return {int(r["step"]): round(float(r["auc"]), 4) for r in records}
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+def _auc_by_step(records: list[dict[str, Any]]) -> dict[int, float] | None:
+    """Pooled development ROC-AUC at each evaluation of the training run, from its log."""
+    return {int(r["step"]): round(float(r["auc"]), 4) for r in records} or None
 
 
 def vad_metadata(
@@ -145,98 +105,156 @@ def tune(probs: list[np.ndarray], refs: list[Any], hop_s: float) -> tuple[VadOpt
     return best[1], best[0]
 
 
-def split_metrics(model: Model, data: Path, split: str, opts: VadOptions) -> dict[str, float]:
-    return measure(model, meetings_split(data, split), opts)
-
-
 def measure(model: Model, refs: list[Reference], opts: VadOptions) -> dict[str, float]:
     """Metrics of :mod:`gabortag.evaluation` of ``model`` (decisions ``opts``) on ``refs``."""
     probs = [model.score(load_audio(r.audio, model.sample_rate)[0]) for r in refs]
+    return measure_scores(probs, refs, model.hop_seconds, opts)
+
+
+def measure_scores(
+    probs: list[np.ndarray], refs: list[Reference], hop_s: float, opts: VadOptions
+) -> dict[str, float]:
+    """:func:`measure` from frame probabilities already computed."""
     segs = [
-        segments_from_scores(p, model.hop_seconds, len(r.labels) * 0.01, opts)
+        segments_from_scores(p, hop_s, len(r.labels) * 0.01, opts)
         for p, r in zip(probs, refs, strict=True)
     ]
-    return evaluate(refs, probs, model.hop_seconds, segs).to_dict()
+    return evaluate(refs, probs, hop_s, segs).to_dict()
+
+
+def suite_metrics(
+    model: Model, groups: dict[str, list[Reference]], opts: VadOptions
+) -> dict[str, dict[str, float]]:
+    """``pooled`` and per-group metrics of one suite."""
+    probs = {
+        g: [model.score(load_audio(r.audio, model.sample_rate)[0]) for r in refs]
+        for g, refs in groups.items()
+    }
+    out = {
+        "pooled": measure_scores(
+            [p for g in groups for p in probs[g]],
+            [r for g in groups for r in groups[g]],
+            model.hop_seconds,
+            opts,
+        )
+    }
+    for g, refs in groups.items():
+        out[g] = measure_scores(probs[g], refs, model.hop_seconds, opts)
+    return out
+
+
+def sources_table(run_dir: Path) -> list[dict[str, Any]]:
+    """Every catalogued source: role, split, origin, licence, and hours decoded in training."""
+    seconds_path = run_dir / "pool_seconds.json"
+    seconds = json.loads(seconds_path.read_text()) if seconds_path.exists() else {}
+    return [
+        {
+            "source": s.name,
+            "role": {"noise": "non-speech", "rir": "room impulse responses"}.get(s.kind, s.kind),
+            "split": s.split,
+            "origin": s.origin,
+            "licence": s.licence,
+            **({"hours": round(seconds[s.name] / 3600, 3)} if s.name in seconds else {}),
+        }
+        for s in SOURCES
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    p.add_argument("--suites", type=Path, required=True, help="vad_suites output folder")
     p.add_argument("--models", type=Path, default=Path("models"))
-    p.add_argument("--debs", type=Path, default=None, help="folder of the downloaded .deb files")
-    p.add_argument("--run-dir", type=Path, default=None, help="training run (log, pool counts)")
+    p.add_argument("--run-dir", type=Path, default=None, help="training run (log, pool hours)")
+    p.add_argument("--hours", type=float, default=None, help="training wall time, for the card")
     args = p.parse_args(argv)
 
     ck = torch.load(args.checkpoint, weights_only=False)
     net = from_checkpoint(ck)
     onnx_path = args.models / f"{NAME}.onnx"
-    # 1-2: export without post-processing defaults, tune them on development
+    # 1-2: export without post-processing defaults, tune them on the development suite
     export_onnx(net, onnx_path, vad_metadata(net), net.receptive_field + 300 * net.hop)
     model = Model(ModelSpec("vad", onnx_path, None), threads=1)
-    dev_refs = meetings_split(args.data, "development")
+    dev = load_suite(args.suites, args.data, "dev")
+    dev_refs = [r for refs in dev.values() for r in refs]
     dev_probs = [model.score(load_audio(r.audio, model.sample_rate)[0]) for r in dev_refs]
     opts, dev_f1 = tune(dev_probs, dev_refs, model.hop_seconds)
-    print(f"tuned on development: {opts} (F1 {dev_f1:.4f})", flush=True)
+    print(f"tuned on the development suite: {opts} (F1 {dev_f1:.4f})", flush=True)
     # 3: final export with the tuned defaults, then measure through the shipped file
     worst = export_onnx(
         net, onnx_path, vad_metadata(net, postprocess=opts), net.receptive_field + 300 * net.hop
     )
     model = Model(ModelSpec("vad", onnx_path, None), threads=1)
-    metrics = {
-        split: split_metrics(model, args.data, split, opts) for split in ("development", "test")
+    held_out = {
+        "development": suite_metrics(model, dev, opts),
+        "test": suite_metrics(model, load_suite(args.suites, args.data, "test"), opts),
     }
-    print(json.dumps(metrics, indent=1), flush=True)
+    metrics = {
+        split: measure(model, meetings_split(args.data, split), opts)
+        for split in ("development", "test")
+    }
+    print(json.dumps({"meetings": metrics, "held_out": held_out}, indent=1), flush=True)
     n_params = sum(p.numel() for p in net.parameters())
     run_dir = args.run_dir or args.checkpoint.parent
-    counts_path = run_dir / "pool_counts.json"
+    records = _log(run_dir / "log.jsonl")
+    c = net.config
     card: dict[str, Any] = {
         "name": "vad",
         "file": onnx_path.name,
         "task": "vad",
-        "version": "1",
-        "description": "Voice activity detection: log-mel (40 bands, 25 ms / 10 ms) -> "
-        "32 learnable "
-        "Gabor kernels (9 mel bins x 31 frames, real+imag) -> 4-block dilated TCN -> speech "
-        "probability every 20 ms.",
-        "sample_rate": net.config.sample_rate,
-        "hop_seconds": net.hop / net.config.sample_rate,
+        "version": "2",
+        "description": f"Voice activity detection: log-mel ({c.n_mels} bands, 25 ms / 10 ms), "
+        f"height above a local per-band noise floor -> {c.n_kernels} learnable Gabor kernels "
+        f"({c.kernel_size[0]} mel bins x {c.kernel_size[1]} frames, real+imag) -> "
+        f"{len(c.dilations)}-block dilated TCN -> speech probability every 20 ms.",
+        "sample_rate": c.sample_rate,
+        "hop_seconds": net.hop / c.sample_rate,
         "labels": ["speech"],
         "parameters": n_params,
-        "gabor_parameters": 4 * net.config.n_kernels,
-        "architecture": net.config.to_dict(),
-        "receptive_field_seconds": net.receptive_field / net.config.sample_rate,
+        "gabor_parameters": 4 * c.n_kernels,
+        "architecture": c.to_dict(),
+        "receptive_field_seconds": net.receptive_field / c.sample_rate,
         "postprocess": opts.to_dict(),
-        "postprocess_tuned_on": "meetings development (frame F1)",
+        "postprocess_tuned_on": "development suite, pooled (frame F1)",
+        "speech_frame": SPEECH_FRAME,
         "metrics": {
-            "protocol": "10 ms frames inside the .uem; reference = union of RTTM turns; AUC from "
-            "frame probabilities, F1/DER from the post-processed segments",
+            "protocol": "10 ms frames inside the .uem; reference = union of the speech turns; "
+            "AUC from frame probabilities, F1/DER from the post-processed segments; "
+            "development/test = meetings, held_out = suites of sources never trained on "
+            "(gabortag/training/vad_suites.py), pooled and per group",
             **metrics,
+            "held_out": held_out,
         },
         "headline": {
-            "test AUC": metrics["test"]["roc_auc"],
-            "test F1": metrics["test"]["f1"],
-            "test DER": metrics["test"]["detection_error_rate"],
+            "held-out test AUC": held_out["test"]["pooled"]["roc_auc"],
+            "held-out test F1": held_out["test"]["pooled"]["f1"],
+            "meetings test AUC": metrics["test"]["roc_auc"],
+            "meetings test F1": metrics["test"]["f1"],
         },
         "training": {
-            "recipe": "python -m gabortag.training.train_vad --data ../shared/data --extra "
-            "EXTRACTED_DEBS --out runs/vad (seed 0), then this release script on best.pt",
+            "recipe": "bash scripts/fetch_training_data.sh DIR; python -m "
+            "gabortag.training.vad_suites --extra DIR --out SUITES; python -m "
+            "gabortag.training.train_vad --extra DIR --suites SUITES --out runs/vad --steps "
+            f"{records[-1]['step'] if records else '?'} (seed 0); then this release script "
+            "on best.pt",
+            "wall_hours_2_cores": args.hours,
             "step": ck.get("step"),
-            "selected_by": "ROC-AUC on meetings development",
+            "selected_by": "pooled ROC-AUC on the development suite",
             "development_during_training": ck.get("dev"),
-            "development_auc_by_step": _auc_by_step(run_dir / "log.jsonl"),
-            "data": TRAINING_DATA,
-            "clip_counts": json.loads(counts_path.read_text()) if counts_path.exists() else None,
-            "debian_packages": debian_versions(args.debs),
-            "labels": "speech extent of untrimmed clips from their energy (see "
-            "gabortag/training/labels.py); meetings from RTTM; mixtures labelled exactly by "
-            "construction (gabortag/training/vad_data.py)",
+            "development_auc_by_step": _auc_by_step(records),
+            "gabor_moved": records[-1].get("gabor_moved") if records else None,
+            "sources": sources_table(run_dir),
+            "labels": "clips: speech extent from their energy (gabortag/training/labels.py, "
+            "checked against real time stamps by scripts/check_vad_labels.py); meetings from "
+            "RTTM; mixtures labelled exactly by construction (gabortag/training/vad_data.py)",
         },
         **release_facts(onnx_path, worst),
-        "licence": "model weights: MIT; see training data licences",
+        "licence": "model weights: MIT; trained on the sources listed (GPL, CC BY, CC BY-SA, "
+        "CC BY-NC 3.0 for UrbanSound8K, Apache-2.0, research-only meetings)",
     }
     torch.save(
-        {"model": net.state_dict(), "config": net.config.to_dict(), "step": ck.get("step")},
+        {"model": net.state_dict(), "config": c.to_dict(), "step": ck.get("step")},
         args.models / f"{NAME}.pt",
     )
     card["checkpoint"] = f"{NAME}.pt"
@@ -253,9 +271,11 @@ def main(argv: list[str] | None = None) -> None:
         "size_bytes": card["size_bytes"],
         "task": "vad",
         "labels": ["speech"],
-        "sample_rate": net.config.sample_rate,
+        "sample_rate": c.sample_rate,
     }
-    manifest["models"] = [m for m in manifest["models"] if m["name"] != "vad"] + [entry]
+    manifest["models"] = [m if m["name"] != "vad" else entry for m in manifest["models"]]
+    if entry not in manifest["models"]:
+        manifest["models"].append(entry)
     write_json(manifest_path, manifest)
     print(f"wrote {onnx_path} ({card['size_bytes']} bytes, sha256 {card['sha256'][:12]})")
 

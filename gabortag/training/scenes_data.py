@@ -26,7 +26,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from .vad_data import _bandlimit, _crop, _db, _meta, _rms, load_16k
+from .vad_data import bandlimit as _bandlimit
+from .vad_data import crop as _crop
+from .vad_data import db as _db
+from .vad_data import load_16k
+from .vad_data import rms as _rms
+from .vad_sources import read_meta as _meta
 
 SR = 16000
 CLIP = 5 * SR

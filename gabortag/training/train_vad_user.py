@@ -161,7 +161,9 @@ def train(
         out,
         meta,
         loss=masked_bce,
-        validate=lambda: {f"val_{k}": v for k, v in evaluate(net, dev).items()},
+        validate=lambda: {
+            f"val_{k}": v for k, v in evaluate(net, {"validation": dev}).items() if "/" not in k
+        },
         key="val_auc",
         higher_is_better=True,
         epochs=epochs,

@@ -185,13 +185,14 @@ def build_pools(
     return pools
 
 
-def cached_pools(roots: Roots, cache: Path, **kwargs: int) -> Pools:
-    """:func:`build_pools`, pickled at ``cache`` so a resumed run does not decode again."""
+def cached_pools(roots: Roots, cache: Path) -> Pools:
+    """:func:`build_pools` of ``train``, pickled at ``cache`` so a resumed run does not decode
+    again."""
     if cache.exists():
         with open(cache, "rb") as f:
             pools: Pools = pickle.load(f)
         return pools
-    pools = build_pools(roots, **kwargs)
+    pools = build_pools(roots)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.name + ".tmp")
     with open(tmp, "wb") as f:
@@ -204,7 +205,7 @@ def cached_pools(roots: Roots, cache: Path, **kwargs: int) -> Pools:
 
 
 def rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(x.astype(np.float64) ** 2) + 1e-20))
+    return float(np.sqrt(np.mean(x.astype(np.float64) ** 2) + 1e-12))
 
 
 def db(x: float) -> float:

@@ -73,11 +73,16 @@ def _glob(
     return files
 
 
+def read_meta(path: Path) -> list[dict[str, str]]:
+    """The rows of a corpus's ``meta.csv`` (header names as keys)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
 def _meta(folder: str, keep: Callable[[dict[str, str]], bool]) -> Callable[[Roots], list[Path]]:
     def files(roots: Roots) -> list[Path]:
         base = roots.data / folder
-        with open(base / "meta.csv", newline="", encoding="utf-8") as f:
-            return [base / row["file"] for row in csv.DictReader(f) if keep(row)]
+        return [base / row["file"] for row in read_meta(base / "meta.csv") if keep(row)]
 
     return files
 

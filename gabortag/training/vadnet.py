@@ -52,7 +52,13 @@ class VadConfig:
     floor_min: float = -9.0  # natural-log mel power (about a -70 dBFS white-noise floor)
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """The fields as a dict; without the noise-floor ones when it is off, so the configs
+        of networks without it read as before it existed."""
+        out = asdict(self)
+        if self.floor_window == 0:
+            for key in ("floor_smooth", "floor_window", "floor_min"):
+                del out[key]
+        return out
 
 
 class _Block(nn.Module):
