@@ -233,3 +233,23 @@ def test_resume_point_restores_weights_optimiser_schedule_and_rng(tmp_path: Path
     assert sched2.state_dict()["last_epoch"] == 3
     assert opt2.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
     assert rng2.random() == rng.random()
+
+
+def test_noise_floor_features_ignore_level_and_stationary_noise() -> None:
+    # Above its local per-band floor, a recording's features do not change with its gain, and a
+    # stationary noise bed alone comes out near zero: the level dependence the global
+    # normalisation had is gone.
+    from gabortag.training.vadnet import NoiseFloor
+
+    rng = np.random.default_rng(3)
+    floor = NoiseFloor(smooth=21, window=151, floor_min=-30.0)
+    frontend = VadNet(TINY).frontend
+    x = (0.01 * rng.standard_normal(4 * SR)).astype(np.float32)
+    x[SR : 2 * SR] += 0.2 * np.sin(2 * np.pi * 300 * np.arange(SR) / SR).astype(np.float32)
+    with torch.no_grad():
+        base = floor(frontend(torch.from_numpy(x)[None]))
+        louder = floor(frontend(torch.from_numpy(x * 10)[None]))
+        bed = floor(frontend(torch.from_numpy(0.01 * rng.standard_normal(4 * SR))[None].float()))
+    assert torch.allclose(base, louder, atol=1e-3)
+    assert base.max() > 5.0  # the tone rises far above the floor
+    assert bed.abs().median() < 1.0

@@ -168,6 +168,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--gabor-lr-scale", type=float, default=10.0)
     p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument(
+        "--stop-at",
+        type=int,
+        default=None,
+        help="stop after this step, schedule unchanged (equal-budget comparisons, ablations)",
+    )
     p.add_argument("--first-layer", choices=("gabor", "conv", "none"), default="gabor")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
@@ -233,7 +239,8 @@ def main(argv: list[str] | None = None) -> None:
     loss_fn = nn.BCEWithLogitsLoss()
     running, t_last = 0.0, time.time()
     model.train()
-    while step < args.steps:
+    end = min(args.steps, args.stop_at or args.steps)
+    while step < end:
         x, y = queue.get()
         loss = loss_fn(model(x), y)
         opt.zero_grad()
@@ -249,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
                 flush=True,
             )
             running, t_last = 0.0, time.time()
-        if step % args.eval_every == 0 or step == args.steps:
+        if step % args.eval_every == 0 or step == end:
             metrics = evaluate(model, dev)
             record = {
                 "step": step,
