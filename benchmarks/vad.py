@@ -40,9 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from gabortag.audio import load_audio
-from gabortag.evaluation import FRAME_S, Reference, evaluate, meetings_split
-from gabortag.results import Segment
+from gabortag.io.audio import load_audio
+from gabortag.tasks.results import Segment
+from gabortag.tasks.vad.evaluate import FRAME_S, Reference, evaluate, meetings_split
 
 SR = 16000
 SPLITS = ("development", "test")
@@ -91,7 +91,7 @@ class System:
 
 def make_gabortag(model_name: str) -> System:
     import gabortag
-    from gabortag.vad import default_options
+    from gabortag.tasks.vad.api import default_options
 
     model = gabortag.load_model(model_name, threads=1)
     if model.sample_rate != SR:

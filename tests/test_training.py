@@ -13,14 +13,14 @@ torch = pytest.importorskip("torch")
 
 from _torch_helpers import speech_like, stationary_noise  # noqa: E402
 
-from gabortag.training.labels import (  # noqa: E402
+from gabortag.training.nets.framenet import VadConfig, VadNet  # noqa: E402
+from gabortag.training.recipes.labels import (  # noqa: E402
     FRAME,
     close_gaps,
     drop_short,
     energy_speech_mask,
 )
-from gabortag.training.train_vad import batch, frame_probabilities, mel_statistics  # noqa: E402
-from gabortag.training.vadnet import VadConfig, VadNet  # noqa: E402
+from gabortag.training.recipes.train_vad import batch, frame_probabilities, mel_statistics  # noqa: E402
 
 SR = 16000
 TINY = VadConfig(

@@ -2,17 +2,17 @@
 
 ``--scheduler tcp://host:8786`` on a task command, or in Python::
 
-    from gabortag.cluster import DaskRunner
-    from gabortag.tasks import TaskSpec
+    from gabortag.batch.dask import DaskRunner
+    from gabortag.batch.spec import TaskSpec
 
     with DaskRunner("tcp://host:8786", TaskSpec("vad")) as runner:
         for outcome in runner.map(items):  # results (or Failures), in input order
             ...
 
 Each input is one task on the cluster; a worker builds the task from its
-:class:`~gabortag.tasks.TaskSpec` once and keeps it (:func:`gabortag.tasks.processor`), so
+:class:`~gabortag.batch.spec.TaskSpec` once and keeps it (:func:`gabortag.batch.spec.processor`), so
 the model is loaded once per worker process. Results come back as they complete and are
-yielded in input order (:func:`gabortag.parallel.ordered_outcomes`), with the paths as given
+yielded in input order (:func:`gabortag.batch.local.ordered_outcomes`), with the paths as given
 here, so outputs written from them equal those of a local run. Workers read the inputs (and a
 model given as a path) themselves: they must see the same files, at the same absolute paths,
 and have gabortag installed. Standard input and pipes are processed in this process.
@@ -26,14 +26,14 @@ from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .batch import Failure, Process, Runner
-from .errors import ClusterError
-from .parallel import WINDOW_PER_WORKER, ordered_outcomes, threads_per_job
-from .tasks import TaskSpec, processor, run_item
+from ..errors import ClusterError
+from .local import WINDOW_PER_WORKER, ordered_outcomes, threads_per_job
+from .run import Failure, Process, Runner
+from .spec import TaskSpec, processor, run_item
 
 if TYPE_CHECKING:
-    from .discover import InputItem
-    from .writers import Result
+    from ..io.discover import InputItem
+    from ..io.formats import Result
 
 #: Seconds to wait for the scheduler to answer, and for its first worker.
 CONNECT_TIMEOUT = 10.0
@@ -86,7 +86,7 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT) -> Any:
 
 
 def run_on_worker(spec: TaskSpec, item: InputItem) -> Result | Failure:
-    """What a dask worker runs for one input: :func:`gabortag.tasks.run_item`, with the cores
+    """What a dask worker runs for one input: :func:`gabortag.batch.spec.run_item`, with the cores
     of the worker's machine shared out among its threads when ``spec.threads`` is ``None``."""
     if spec.threads is None:
         from distributed import get_worker
@@ -113,7 +113,7 @@ def _as_given(outcome: Result | Failure, item: InputItem) -> Result | Failure:
 
 
 class DaskRunner(Runner):
-    """The :class:`~gabortag.batch.Runner` of ``--scheduler``: one dask task per input.
+    """The :class:`~gabortag.batch.run.Runner` of ``--scheduler``: one dask task per input.
 
     Args:
         scheduler: the scheduler's address (``tcp://host:8786``; connected at once, closed by

@@ -1,9 +1,9 @@
 """Processing many inputs at once: worker processes on this machine (``--jobs N``), and the
-ordered, windowed submission that the dask runner (:mod:`gabortag.cluster`) shares.
+ordered, windowed submission that the dask runner (:mod:`gabortag.batch.dask`) shares.
 
-Each worker process rebuilds the task from its :class:`~gabortag.tasks.TaskSpec` and loads the
-model once (:func:`gabortag.tasks.processor`); results come back to this process, which
-writes every output in input order (:func:`gabortag.batch.run_batch`), so outputs are the same,
+Each worker process rebuilds the task from its :class:`~gabortag.batch.spec.TaskSpec` and loads the
+model once (:func:`gabortag.batch.spec.processor`); results come back to this process, which
+writes every output in input order (:func:`gabortag.batch.run.run_batch`), so outputs are the same,
 byte for byte, as with one process.
 
 Inputs that only this process can read (standard input, pipes such as ``<(cat a.wav)``) are
@@ -24,13 +24,13 @@ from dataclasses import replace
 from itertools import islice
 from typing import TYPE_CHECKING
 
-from .batch import Failure, InProcess, Process, Runner, attempt
-from .discover import STDIN
-from .tasks import TaskSpec, processor, run_item
+from ..io.discover import STDIN
+from .run import Failure, InProcess, Process, Runner, attempt
+from .spec import TaskSpec, processor, run_item
 
 if TYPE_CHECKING:
-    from .discover import InputItem
-    from .writers import Result
+    from ..io.discover import InputItem
+    from ..io.formats import Result
 
 #: Most worker processes that ``--jobs`` chooses by itself.
 MAX_DEFAULT_JOBS = 4
@@ -192,7 +192,7 @@ class _SpawnPool:
 
 
 class WorkerPool(Runner):
-    """The :class:`~gabortag.batch.Runner` of ``--jobs N``: inputs processed in ``jobs`` worker
+    """The :class:`~gabortag.batch.run.Runner` of ``--jobs N``: inputs processed in ``jobs`` worker
     processes, each building ``spec`` (loading the model) once.
 
     A worker that dies (killed, out of memory) takes down the inputs in flight: each of them
@@ -269,7 +269,7 @@ def runner(
     ``tcp://host:8786`` or a ``distributed.Client``), else in ``jobs`` worker processes
     (``None``: :func:`default_jobs`; 1: in this process)."""
     if scheduler is not None:
-        from .cluster import DaskRunner
+        from .dask import DaskRunner
 
         return DaskRunner(scheduler, spec, local=local)
     return WorkerPool(spec, jobs, local=local)
@@ -283,13 +283,14 @@ def process_files(
     scheduler: object | None = None,
 ) -> Iterator[Result | Failure]:
     """Results of ``spec``'s task on each of ``sources`` (paths, or ``"-"``), in their order: a
-    result (:class:`~gabortag.results.VadResult`, :class:`~gabortag.results.EventResult`)
-    or a :class:`~gabortag.batch.Failure` for an input that could not be processed.
+    result (:class:`~gabortag.tasks.results.VadResult`,
+    :class:`~gabortag.tasks.results.EventResult`) or a :class:`~gabortag.batch.run.Failure` for
+    an input that could not be processed.
 
     ``jobs`` and ``scheduler`` are as for :func:`runner`: worker processes on this machine, or
     the workers of a dask cluster (which must see the same paths and have gabortag).
     """
-    from .discover import InputItem
+    from ..io.discover import InputItem
 
     items = [InputItem(os.fspath(s), os.path.basename(os.fspath(s))) for s in sources]
     run = runner(spec, jobs=jobs, scheduler=scheduler)  # connects to a scheduler now

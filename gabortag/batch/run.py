@@ -10,7 +10,7 @@ Output modes (decided once, before any audio is read, by :func:`plan_output`):
   or a path without the format's extension), mirroring the input tree, each written atomically.
 
 The batch does not care which task made the results: ``process(item)`` returns any result a
-writer of that task accepts (:class:`~gabortag.writers.Result`), and ``task`` picks the writer.
+writer of that task accepts (:class:`~gabortag.io.formats.Result`), and ``task`` picks the writer.
 Where the work runs is a :class:`Runner`'s business (here, worker processes, a dask cluster);
 this module writes every output itself, in input order, so outputs are the same however the
 work was spread. A failing input never stops the batch: its error is recorded and reported,
@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Protocol, TextIO, runtime_checkable
 
-from .discover import InputItem
-from .errors import GabortagError, OutputError
-from .writers import Result, get_writer
+from ..errors import GabortagError, OutputError
+from ..io.discover import InputItem
+from ..io.formats import Result, get_writer
 
 
 @dataclass(frozen=True)
@@ -272,8 +272,8 @@ def attempt(process: Process, item: InputItem) -> Result | Failure:
 
 @runtime_checkable
 class Runner(Protocol):
-    """Processes many inputs, maybe elsewhere (worker processes: :mod:`gabortag.parallel`; a
-    dask cluster: :mod:`gabortag.cluster`)."""
+    """Processes many inputs, maybe elsewhere (worker processes: :mod:`gabortag.batch.local`; a
+    dask cluster: :mod:`gabortag.batch.dask`)."""
 
     def map(self, items: Sequence[InputItem]) -> Iterator[Result | Failure]:
         """One outcome per input, in the order of ``items``, each as soon as it and those

@@ -29,12 +29,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .batch import Failure, Process, attempt
+from .run import Failure, Process, attempt
 
 if TYPE_CHECKING:
-    from .discover import InputItem
-    from .inference import Model
-    from .writers import Result
+    from ..inference import Model
+    from ..io.discover import InputItem
+    from ..io.formats import Result
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ class Processor:
 
 
 def _vad(spec: TaskSpec) -> Processor:
-    from .vad import default_options, detect_speech, resolve_model
+    from ..tasks.vad.api import default_options, detect_speech, resolve_model
 
     m = resolve_model(spec.model, device=spec.device, threads=spec.threads)
     names = ("onset", "offset", "min_speech", "min_silence", "pad")
@@ -100,7 +100,7 @@ def _vad(spec: TaskSpec) -> Processor:
 
 
 def _birdcalls(spec: TaskSpec) -> Processor:
-    from .birdcalls import default_options, detect_calls, resolve_model
+    from ..tasks.birdcalls.api import default_options, detect_calls, resolve_model
 
     m = resolve_model(spec.model, device=spec.device, threads=spec.threads)
     opts = default_options(m).with_overrides(
@@ -121,7 +121,7 @@ def _birdcalls(spec: TaskSpec) -> Processor:
 
 
 def _scenes(spec: TaskSpec) -> Processor:
-    from .scenes import default_options, resolve_model, tag_scenes, windowing
+    from ..tasks.scenes.api import default_options, resolve_model, tag_scenes, windowing
 
     m = resolve_model(spec.model, device=spec.device, threads=spec.threads)
     labels = spec.option("labels")

@@ -19,20 +19,20 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Optional
 
 import typer
 
-from . import __version__
-from .cli_eval import eval_command
-from .cli_export import export_command
-from .cli_filters import filters
-from .cli_train import train_app
-from .runtime import DEVICES
-from .writers import formats
+from .. import __version__
+from ..io.formats import formats
+from ..runtime import DEVICES
+from .eval import eval_command
+from .export import export_command
+from .filters import filters
+from .train import train_app
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .batch import BatchSummary, Failure, OutputPlan, Process, Runner
-    from .discover import InputItem
-    from .tasks import TaskSpec
+    from ..batch.run import BatchSummary, Failure, OutputPlan, Process, Runner
+    from ..batch.spec import TaskSpec
+    from ..io.discover import InputItem
 
 app = typer.Typer(
     name="gabortag",
@@ -269,9 +269,9 @@ def birdcalls(
 
 
 def _spec(task: str, model: str, device: str, threads: int | None, **options: Any) -> TaskSpec:
-    """The :class:`~gabortag.tasks.TaskSpec` of a task command; options not given (``None``,
+    """The :class:`~gabortag.batch.spec.TaskSpec` of a task command; options not given (``None``,
     ``False``, empty) are left out, so that they take the model's defaults."""
-    from .tasks import TaskSpec
+    from ..batch.spec import TaskSpec
 
     if device not in DEVICES:
         raise _usage_error(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
@@ -321,7 +321,7 @@ def scenes(
     quiet: Quiet = False,
 ) -> None:
     """Label the sound scene over time: the top labels of each analysis window, and a summary."""
-    from .scenes import SceneOptions
+    from ..tasks.scenes.api import SceneOptions
 
     try:
         overrides: dict[str, Any] = {
@@ -339,7 +339,7 @@ def scenes(
     _run_task(spec, inputs, output, fmt, skip_existing, force, quiet, jobs, scheduler)
 
 
-#: Option names of the :class:`~gabortag.scenes.SceneOptions` fields, for messages.
+#: Option names of the :class:`~gabortag.tasks.scenes.api.SceneOptions` fields, for messages.
 _SCENE_OPTIONS = {
     "window_s": "--window",
     "hop_s": "--hop",
@@ -349,7 +349,7 @@ _SCENE_OPTIONS = {
 
 
 def _option_message(message: str) -> str:
-    """A :class:`~gabortag.scenes.SceneOptions` message with its field named as the option."""
+    """A :class:`~gabortag.tasks.scenes.api.SceneOptions` message, its field named as the option."""
     for name, option in _SCENE_OPTIONS.items():
         message = message.replace(name, option)
     return message
@@ -456,11 +456,11 @@ def _run_task(
     the model (here, and in each worker: ``jobs`` processes, or the workers of a dask
     ``scheduler``), run the batch with progress, print the summary, exit 0/1/2; 130 (Ctrl-C)
     or 143 (SIGTERM) with one line saying how far it got when interrupted."""
-    from .batch import Failure, plan_output
-    from .discover import discover
-    from .errors import GabortagError, OutputError
-    from .parallel import runner as make_runner
-    from .tasks import build_processor
+    from ..batch.local import runner as make_runner
+    from ..batch.run import Failure, plan_output
+    from ..batch.spec import build_processor
+    from ..errors import GabortagError, OutputError
+    from ..io.discover import discover
 
     task = spec.task
     fmt = fmt.lower()
@@ -536,8 +536,8 @@ def _run_task(
 
 def _stdout_keeps_file_names() -> None:
     """Let standard output write file names that are not valid UTF-8 as their own bytes (as
-    :func:`gabortag.batch.atomic_open` does for files), whatever ``PYTHONIOENCODING`` says."""
-    from .batch import TEXT_ERRORS
+    :func:`gabortag.batch.run.atomic_open` does for files), whatever ``PYTHONIOENCODING`` says."""
+    from ..batch.run import TEXT_ERRORS
 
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if callable(reconfigure):
@@ -560,8 +560,8 @@ def _drop_stdout() -> None:
 
 def _where(runner: Runner, provider: str) -> str:
     """Where the batch ran, for the summary: ``on CPUExecutionProvider, 2 worker processes``."""
-    from .cluster import DaskRunner
-    from .parallel import WorkerPool
+    from ..batch.dask import DaskRunner
+    from ..batch.local import WorkerPool
 
     if isinstance(runner, DaskRunner):
         return f"on the dask cluster at {runner.address}"
@@ -585,7 +585,7 @@ def _run_with_progress(
 ) -> BatchSummary:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .batch import run_batch
+    from ..batch.run import run_batch
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -631,8 +631,8 @@ def models_list(ctx: typer.Context) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .errors import GabortagError
-    from .models import manifest, read_card
+    from ..errors import GabortagError
+    from ..models import manifest, read_card
 
     try:
         entries = manifest()
@@ -659,8 +659,8 @@ def models_info(
     name: Annotated[str, typer.Argument(help="Bundled model name (see `gabortag models`).")],
 ) -> None:
     """Show a bundled model's card (JSON)."""
-    from .errors import GabortagError
-    from .models import find_entry, read_card
+    from ..errors import GabortagError
+    from ..models import find_entry, read_card
 
     try:
         entry = find_entry(name)

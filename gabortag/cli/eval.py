@@ -1,7 +1,7 @@
 """``gabortag eval``: measure a model on your annotated recordings (a thin layer that parses,
-validates and calls :func:`gabortag.evaluation.evaluate_vad_files`,
-:func:`gabortag.event_metrics.evaluate_bird_files` or
-:func:`gabortag.scene_metrics.evaluate_scene_files`).
+validates and calls :func:`gabortag.tasks.vad.evaluate.evaluate_vad_files`,
+:func:`gabortag.tasks.birdcalls.evaluate.evaluate_bird_files` or
+:func:`gabortag.tasks.scenes.evaluate.evaluate_scene_files`).
 
 The metrics go to stdout as a table (to stderr when ``--json -`` puts the JSON on stdout);
 failed files and the one-line summary go to stderr. Exit codes: 0 every file was evaluated,
@@ -22,9 +22,9 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .evaluation import FileFailure, VadFilesEvaluation
-    from .event_metrics import EventFilesEvaluation
-    from .scene_metrics import SceneFilesEvaluation
+    from ..tasks.birdcalls.evaluate import EventFilesEvaluation
+    from ..tasks.scenes.evaluate import SceneFilesEvaluation
+    from ..tasks.vad.evaluate import FileFailure, VadFilesEvaluation
 
 TASKS = ("vad", "birdcalls", "scenes")
 
@@ -115,8 +115,8 @@ def eval_command(
 
     Decisions are the model's defaults, as the task commands make them.
     """
-    from .discover import STDIN, discover
-    from .errors import GabortagError
+    from ..errors import GabortagError
+    from ..io.discover import STDIN, discover
 
     if task not in TASKS:
         raise _usage_error(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
@@ -139,21 +139,21 @@ def eval_command(
     try:
         result: VadFilesEvaluation | EventFilesEvaluation | SceneFilesEvaluation
         if task == "vad":
-            from .evaluation import evaluate_vad_files
+            from ..tasks.vad.evaluate import evaluate_vad_files
 
             assert reference is not None
             result = evaluate_vad_files(
                 model or task, paths, reference, uem, collar, device=device, threads=threads
             )
         elif task == "scenes":
-            from .scene_metrics import evaluate_scene_files
+            from ..tasks.scenes.evaluate import evaluate_scene_files
 
             result = evaluate_scene_files(
                 model or task, paths, reference, device=device, threads=threads
             )
         else:
             assert reference is not None
-            from .event_metrics import evaluate_bird_files
+            from ..tasks.birdcalls.evaluate import evaluate_bird_files
 
             result = evaluate_bird_files(
                 model or task, paths, reference, device=device, threads=threads
@@ -161,7 +161,7 @@ def eval_command(
     except (GabortagError, ValueError) as err:
         raise _usage_error(str(err)) from err
 
-    from .evaluation import FileFailure
+    from ..tasks.vad.evaluate import FileFailure
 
     failures = [FileFailure(e.path, e.reason) for e in missing] + list(result.failures)
     _report_failures(failures)
@@ -172,8 +172,8 @@ def eval_command(
         if json_out == "-":
             sys.stdout.write(text)
         else:
-            from .batch import atomic_open
-            from .errors import OutputError
+            from ..batch.run import atomic_open
+            from ..errors import OutputError
 
             try:
                 with atomic_open(Path(json_out)) as f:

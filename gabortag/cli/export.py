@@ -1,5 +1,5 @@
 """``gabortag export``: a training checkpoint to an ONNX model with its card (a thin layer over
-:func:`gabortag.training.export_checkpoint.export_checkpoint`; needs the ``train`` extra).
+:func:`gabortag.training.checkpoints.export_checkpoint`; needs the ``train`` extra).
 
 Exit codes: 0 written, 1 the export failed its check against torch or could not be written,
 2 usage errors (torch missing, not a gabortag checkpoint, output exists without ``--force``).
@@ -58,8 +58,8 @@ def export_command(
             "pip install 'gabortag[train]'",
             2,
         )
-    from .errors import ModelError, OutputError
-    from .training.export_checkpoint import export_checkpoint
+    from ..errors import ModelError, OutputError
+    from ..training.checkpoints import export_checkpoint
 
     try:
         done = export_checkpoint(checkpoint, output, name=name, force=force)

@@ -1,7 +1,8 @@
 """``gabortag filters``: draw and tabulate what a model's Gabor first layer learned.
 
-A thin layer over :mod:`gabortag.filters` (tables, numpy only) and :mod:`gabortag.plots`
-(figures, the ``plot`` extra). Registered on the main app as ``app.command("filters")(filters)``.
+A thin layer over :mod:`gabortag.kernels.table` (tables, numpy only) and
+:mod:`gabortag.kernels.plots` (figures, the ``plot`` extra). Registered on the main app as
+``app.command("filters")(filters)``.
 
 Exit codes: 0 done (also when matplotlib is missing: the tables are written and a warning says
 how to get the figures), 1 an output could not be written, 2 usage error (unknown model, a model
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 import typer
 
 if TYPE_CHECKING:
-    from .filters import KernelTable
+    from ..kernels.table import KernelTable
 
 TABLE_FORMATS = ("csv", "json")
 
@@ -83,9 +84,9 @@ def filters(
     cycles/octave; marker area ∝ temporal envelope width) and OUT/NAME-kernels.csv/.json
     (one row per kernel). The figures need matplotlib: pip install 'gabortag\\[plot]'.
     """
-    from . import filters as lib
-    from . import plots as plotting
-    from .errors import GabortagError
+    from ..errors import GabortagError
+    from ..kernels import plots as plotting
+    from ..kernels import table as lib
 
     formats = list(dict.fromkeys(table_format or TABLE_FORMATS))
     bad = [f for f in formats if f not in TABLE_FORMATS]

@@ -66,7 +66,7 @@ TrainDevice = Annotated[str, typer.Option(help="torch device: cpu, cuda or auto.
 
 def _torch_device(device: str) -> str:
     """``cpu``/``cuda``/``auto`` as a torch device; exit 2 when CUDA is asked for and absent."""
-    from .training.device import torch_device
+    from ..training.device import torch_device
 
     try:
         return torch_device(device)
@@ -112,8 +112,8 @@ def _init_checkpoint(init: str | None, from_scratch: bool) -> Path | None:
         return None
     if init.endswith(".pt"):
         return Path(init)
-    from .errors import GabortagError
-    from .models import find_entry, models_dir, read_card
+    from ..errors import GabortagError
+    from ..models import find_entry, models_dir, read_card
 
     try:
         card = read_card(find_entry(init))
@@ -150,7 +150,7 @@ def _run_options(
 @contextmanager
 def _training_errors() -> Iterator[None]:
     """Report an expected failure of training or release as one line and exit 1."""
-    from .errors import GabortagError
+    from ..errors import GabortagError
 
     try:
         yield
@@ -195,8 +195,8 @@ def train_birdcalls(
     """
     size = _kernel_size(kernel_size)
     run = _run_options(init, from_scratch, epochs, seed, threads, device)
-    from .training.release_birdcalls import release
-    from .training.train_birdcalls import BIRD_CONFIG, train
+    from ..training.frames import BIRD_CONFIG, train
+    from ..training.recipes.release_birdcalls import release
 
     config = dataclasses.replace(
         BIRD_CONFIG, n_kernels=kernels, kernel_size=size, channels=channels
@@ -244,7 +244,7 @@ def train_vad(
     """
     config = _scratch_config("vad", kernels, kernel_size, from_scratch)
     run = _run_options(init, from_scratch, epochs, seed, threads, device)
-    from .training.train_vad_user import VAD_CONFIG, release, train
+    from ..training.vad import VAD_CONFIG, release, train
 
     with _training_errors(), _epoch_progress(epochs) as on_epoch:
         result = train(
@@ -290,8 +290,8 @@ def train_scenes(
     """
     changes = _scratch_config("scenes", kernels, kernel_size, from_scratch)
     run = _run_options(init, from_scratch, epochs, seed, threads, device)
-    from .training.scenenet import SceneConfig
-    from .training.train_scenes_user import release, train
+    from ..training.nets.scenenet import SceneConfig
+    from ..training.scenes import release, train
 
     config = dataclasses.replace(SceneConfig(), **changes)
     with _training_errors(), _epoch_progress(epochs) as on_epoch:

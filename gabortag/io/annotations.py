@@ -46,7 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AnnotationError
+from ..errors import AnnotationError
 
 
 def read_rttm(path: str | os.PathLike[str]) -> dict[str, list[tuple[float, float]]]:

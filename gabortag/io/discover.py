@@ -65,7 +65,7 @@ class InputItem:
     """One input to process.
 
     ``source`` is the path as a string, as given or as found under a folder argument (pass it to
-    :func:`gabortag.audio.load_audio`), or ``"-"`` for standard input. ``relative`` is the path
+    :func:`gabortag.io.audio.load_audio`), or ``"-"`` for standard input. ``relative`` is the path
     relative to the root of the argument it came from, with the platform's separator, used to
     mirror the input tree in an output folder: a file argument's base name; for a file found in a
     folder argument ``DIR``, its path under ``DIR``; for a glob match, its path under the

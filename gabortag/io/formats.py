@@ -4,9 +4,9 @@
 A writer is used in one of two modes:
 
 * **one output per input**: ``get_writer(fmt, task).write_one(result, stream)`` writes a
-  complete document for one result (:class:`~gabortag.results.VadResult` for ``vad``,
-  :class:`~gabortag.results.EventResult` for ``birdcalls``,
-  :class:`~gabortag.results.SceneResult` for ``scenes``).
+  complete document for one result (:class:`~gabortag.tasks.results.VadResult` for ``vad``,
+  :class:`~gabortag.tasks.results.EventResult` for ``birdcalls``,
+  :class:`~gabortag.tasks.results.SceneResult` for ``scenes``).
 * **one combined output for many inputs**, streamed as results arrive::
 
       writer = get_writer(fmt, task)
@@ -40,7 +40,7 @@ Formats of ``vad``:
 Formats of ``birdcalls`` (events: start, end, label, confidence, low and high frequency):
 
 * ``json``: the same envelope with ``"task": "birdcalls"`` and ``files[].events``
-  (:meth:`~gabortag.results.EventResult.to_dict`); ``jsonl`` as for vad.
+  (:meth:`~gabortag.tasks.results.EventResult.to_dict`); ``jsonl`` as for vad.
 * ``csv``: header ``path,start,end,label,confidence,low_freq,high_freq``, one row per event.
 * ``audacity``: label track ``start<TAB>end<TAB>label``.
 * ``raven``: Raven Pro selection table (extension ``.selections.txt``), tab-separated, header
@@ -51,12 +51,12 @@ Formats of ``birdcalls`` (events: start, end, label, confidence, low and high fr
   and numbers selections on across files. Tabs and line breaks in text become spaces.
 
 Formats of ``scenes`` (analysis windows, each with the labels reported for it, and a per-label
-summary; see :mod:`gabortag.scenes`):
+summary; see :mod:`gabortag.tasks.scenes.api`):
 
 * ``json``: the same envelope with ``"task": "scenes"``; each of ``files[]`` holds ``window`` and
   ``hop`` (seconds), ``summary`` (per label: ``label``, ``duration``, ``windows``, ``best``) and
   ``windows`` (``start``, ``end``, ``labels``: ``[{"label", "score"}]``), see
-  :meth:`~gabortag.results.SceneResult.to_dict`; ``jsonl`` as for vad.
+  :meth:`~gabortag.tasks.results.SceneResult.to_dict`; ``jsonl`` as for vad.
 * ``csv``: header ``path,start,end,label,score``, one row per window and reported label.
 * ``audacity``: label track ``start<TAB>end<TAB>label``, one label per window and reported label
   (overlapping windows give overlapping labels).
@@ -81,7 +81,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import PurePath
 from typing import Any, ClassVar, Generic, Protocol, TextIO, TypeVar
 
-from gabortag.results import (
+from gabortag.tasks.results import (
     SCHEMA_VERSION,
     EventResult,
     SceneLabel,

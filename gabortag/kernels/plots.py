@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .filters import KernelRow, KernelTable, fold_modulation, kernel_images
+from .table import KernelRow, KernelTable, fold_modulation, kernel_images
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -49,7 +49,7 @@ def _new_figure(width: float, height: float) -> Figure:
 
 
 def _save(fig: Figure, path: Path) -> None:
-    from .batch import atomic_open_binary
+    from ..batch.run import atomic_open_binary
 
     with atomic_open_binary(path) as f:
         fig.savefig(f, format="png")
@@ -63,7 +63,7 @@ def plot_kernels(
     caption: str | None = None,
     columns: int = 8,
 ) -> None:
-    """A grid of kernel images ``(K, L_f, L_t)`` (e.g. :func:`gabortag.filters.kernel_images`).
+    """A grid of kernel images ``(K, L_f, L_t)`` (:func:`~.table.kernel_images`).
 
     Each panel is one kernel with time (frames) left to right and mel bins low to high from
     the bottom, on a diverging colour map scaled to that kernel's own maximum |value| (red
@@ -121,7 +121,7 @@ def plot_modulation(
     (:data:`AREA_PER_MS` points² per ms); one colour per ``(label, rows)`` entry.
 
     With ``fold`` (default) each kernel is drawn at ``(|ω|, sign(ω)·Ω)``
-    (:func:`gabortag.filters.fold_modulation`): the real kernel is the same for ``(ω, Ω)`` and
+    (:func:`gabortag.kernels.table.fold_modulation`): the real kernel is the same for ``(ω, Ω)`` and
     ``(-ω, -Ω)``, so x ≥ 0 and the sign of y tells the sweep direction (y > 0: ridges falling
     in frequency over time, y < 0: rising). Without it, signed ω and Ω are drawn as stored.
 

@@ -9,7 +9,7 @@ grid::
 
 Its temporal modulation is ω = F cos γ cycles/frame, its spectral modulation Ω = F sin γ
 cycles/bin. This module reads those numbers from a model and states them in physical units
-(:class:`KernelRow`), exactly as :meth:`gabortag.training.gabor.GaborConv2d.describe` does:
+(:class:`KernelRow`), exactly as :meth:`gabortag.training.nets.gabor.GaborConv2d.describe` does:
 
 - temporal modulation (Hz) = ω × frame rate, where the frame rate is ``sample_rate / mel_hop``
   (the log-mel grid the kernels live on, not the model's output hop);
@@ -42,9 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .errors import ModelError
-from .melscale import bins_per_octave
+from .. import __version__
+from ..errors import ModelError
+from ..melscale import bins_per_octave
 
 SCHEMA_VERSION = "1.0"
 REFERENCE_HZ = 1000.0
@@ -340,8 +340,8 @@ def _params(data: Mapping[str, Any], where: str, key: str) -> GaborParams:
 
 
 def _from_onnx(model: str | Path, reference_hz: float) -> KernelTable:
-    from .models import resolve
-    from .runtime import create_session
+    from ..models import resolve
+    from ..runtime import create_session
 
     spec = resolve(model)
     session = create_session(spec.path, device="cpu", threads=1)
@@ -437,7 +437,7 @@ def _from_checkpoint(path: Path, reference_hz: float) -> KernelTable:
 def write_csv(table: KernelTable, path: Path) -> None:
     """One row per kernel: the :data:`ROW_FIELDS` columns, then ``initial_<field>`` for every
     field but ``index`` when the initial values are known. Written atomically."""
-    from .batch import atomic_open
+    from ..batch.run import atomic_open
 
     initial = table.initial_rows
     extra = [f"initial_{name}" for name in ROW_FIELDS[1:]] if initial is not None else []
@@ -453,7 +453,7 @@ def write_csv(table: KernelTable, path: Path) -> None:
 
 def write_json(table: KernelTable, path: Path) -> None:
     """:meth:`KernelTable.to_json`, indented, written atomically."""
-    from .batch import atomic_open
+    from ..batch.run import atomic_open
 
     with atomic_open(path) as f:
         f.write(json.dumps(table.to_json(), indent=2) + "\n")

@@ -133,7 +133,7 @@ class Event:
         label: the call type (one of the model's labels, never ``"background"``).
         confidence: mean probability of ``label`` over the call's frames, in ``[0, 1]``.
         low_freq, high_freq: Hz, the band holding the central 90 % of the call's energy
-            (see :func:`gabortag.spectral.frequency_range`).
+            (see :func:`gabortag.tasks.birdcalls.bands.frequency_range`).
     """
 
     start: float
@@ -309,7 +309,7 @@ class SceneResult:
         path, duration, model, sample_rate, channels, provider, extra: as for
             :class:`VadResult`.
         window, hop: seconds of one analysis window and between window starts.
-        windows: every analysis window, sorted by start (see :mod:`gabortag.scenes`).
+        windows: every analysis window, sorted by start (see :mod:`gabortag.tasks.scenes.api`).
         summary: one entry per label reported anywhere in the file, longest total duration
             first (ties: highest score first, then by name).
     """

@@ -3,8 +3,8 @@
 The task is read from the checkpoint: a scene classifier's config has ``n_classes`` (and the
 checkpoint ``labels``), a bird call tagger's holds ``classes`` (its call types), a voice
 activity network's only ``model`` and ``config`` (plus ``step``). The ONNX metadata
-comes from the release scripts (:func:`gabortag.training.release_vad.vad_metadata`,
-:func:`gabortag.training.release_birdcalls.metadata`), and the graph is checked against torch
+comes from the release scripts (:func:`~.recipes.release_vad.vad_metadata`,
+:func:`~.recipes.release_birdcalls.metadata`), and the graph is checked against torch
 on random input before it is written (:func:`gabortag.training.export.export_onnx`).
 
 Export measures nothing: the card holds no metrics, and no tuned decision options unless the
@@ -24,16 +24,16 @@ from typing import Any
 import torch
 
 from ..errors import ModelError, OutputError
-from ..events import EventOptions
 from ..models import sha256_of
-from ..postprocess import VadOptions
+from ..tasks.birdcalls.decode import EventOptions
+from ..tasks.vad.decode import VadOptions
 from .export import export_onnx, release_facts, write_json
-from .release_birdcalls import metadata as bird_metadata
-from .release_scenes import metadata as scene_metadata
-from .release_vad import vad_metadata
-from .scenenet import SceneNet
-from .scenenet import from_checkpoint as scene_from_checkpoint
-from .vadnet import VadNet, from_checkpoint
+from .nets.framenet import VadNet, from_checkpoint
+from .nets.scenenet import SceneNet
+from .nets.scenenet import from_checkpoint as scene_from_checkpoint
+from .recipes.release_birdcalls import metadata as bird_metadata
+from .recipes.release_scenes import metadata as scene_metadata
+from .recipes.release_vad import vad_metadata
 
 #: Samples of the random input the export is checked on: the receptive field plus this many hops.
 CHECK_HOPS = 300

@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .nets.scenenet import SceneConfig, SceneNet
 from .optim import load_resumable, optimiser_step, save_resumable
-from .scenenet import SceneConfig, SceneNet
-from .scenes_data import CLASSES, ESC10_CLASSES, bandlimit, build_clips
+from .recipes.scenes_data import CLASSES, ESC10_CLASSES, bandlimit, build_clips
 
 EPS = 1e-6
 

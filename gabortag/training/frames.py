@@ -1,13 +1,13 @@
 """Training recipe for bird call / note type taggers (CPU, resumable).
 
-A frame tagger (the :class:`~gabortag.training.vadnet.VadNet` architecture with one output per
+A frame tagger (the :class:`~.nets.framenet.VadNet` architecture with one output per
 class, class 0 = background) learns, every 10 ms, which note type is sounding. Training data
 are labelled recordings: an audio folder and an annotation table (file, onset_s, offset_s,
 label). Files are split, never notes: the *test* files are set aside by the caller (for the
 Bengalese finch corpus, files whose number mod 5 == 4), and every 8th remaining file (sorted
 by name) validates; the checkpoint with the lowest validation frame error is kept.
 
-``python -m gabortag.training.train_birdcalls --audio ../shared/data/bengalese_finch
+``python -m gabortag.training.frames --audio ../shared/data/bengalese_finch
 --annotations ../shared/data/bengalese_finch/notes.csv --out runs/birdcalls``
 """
 
@@ -27,10 +27,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..annotations import read_event_annotations
-from ..audio import load_audio
+from ..io.annotations import read_event_annotations
+from ..io.audio import load_audio
+from .nets.framenet import VadConfig, VadNet
 from .optim import load_resumable, optimiser_step, save_resumable
-from .vadnet import VadConfig, VadNet
 
 BIRD_CONFIG = VadConfig(
     sample_rate=32000,

@@ -21,16 +21,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..audio import load_audio
-from ..discover import is_audio_name
 from ..errors import AudioError
 from ..inference import Model
+from ..io.audio import load_audio
+from ..io.discover import is_audio_name
 from ..models import ModelSpec
-from ..scene_metrics import clip_scores, scene_report
+from ..tasks.scenes.evaluate import clip_scores, scene_report
+from .clips import Augmenter, accuracy, fit, power_mels, predict, set_normalisation
 from .export import export_onnx, release_facts, write_json
-from .release_scenes import HOP_S, WINDOW_S, metadata
-from .scenenet import SceneConfig, SceneNet, from_checkpoint
-from .train_scenes import Augmenter, accuracy, fit, power_mels, predict, set_normalisation
+from .nets.scenenet import SceneConfig, SceneNet, from_checkpoint
+from .recipes.release_scenes import HOP_S, WINDOW_S, metadata
 
 SR = 16000
 WINDOW = int(WINDOW_S * SR)

@@ -24,25 +24,33 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..annotations import is_rttm, read_speech_reference, read_uem
-from ..audio import load_audio
-from ..discover import is_audio_name
 from ..errors import AnnotationError
-from ..evaluation import FRAME_S, Reference, keyed_by_stem, reference_id, reference_labels
 from ..inference import Model
+from ..io.annotations import is_rttm, read_speech_reference, read_uem
+from ..io.audio import load_audio
+from ..io.discover import is_audio_name
 from ..models import ModelSpec, sha256_of
+from ..tasks.vad.evaluate import (
+    FRAME_S,
+    Reference,
+    keyed_by_stem,
+    reference_id,
+    reference_labels,
+    scores_on_grid,
+)
+from ..tasks.vad.metrics import detection_scores, roc_auc
 from .export import export_onnx, write_json
-from .release_vad import measure, tune, vad_metadata
-from .train_birdcalls import Recording, fit, normalise_inputs, split_files
-from .train_vad import evaluate
-from .vadnet import VadConfig, VadNet, from_checkpoint
+from .frames import Recording, fit, normalise_inputs, split_files
+from .nets.framenet import VadConfig, VadNet, from_checkpoint
+from .recipes.release_vad import measure, tune, vad_metadata
+from .recipes.train_vad import frame_probabilities
 
 VAD_CONFIG = VadConfig()
 
 
 def load_references(audio_dir: Path, reference: Path, uem: Path | None = None) -> list[Reference]:
     """The audio files of ``audio_dir`` that the reference (or the UEM) names, sorted by id,
-    with their 10 ms labels (:func:`gabortag.evaluation.reference_labels`)."""
+    with their 10 ms labels (:func:`gabortag.tasks.vad.evaluate.reference_labels`)."""
     speech = read_speech_reference(reference)
     if not is_rttm(reference):
         speech = keyed_by_stem(reference, speech)
@@ -97,6 +105,26 @@ def masked_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits, target.clamp_min(0), reduction="none"
     )
     return (loss * keep).sum() / keep.sum().clamp_min(1.0)
+
+
+def evaluate(model: VadNet, dev: list[tuple[Reference, np.ndarray]]) -> dict[str, float]:
+    """ROC-AUC and frame F1 at a few thresholds on ``dev``, scored as
+    :mod:`gabortag.tasks.vad.evaluate` scores (the validation of a user training; the bundled
+    model's recipe has its own, :mod:`gabortag.training.recipes.train_vad`)."""
+    model.eval()
+    hop_s = model.hop / model.config.sample_rate
+    ys, ss = [], []
+    for ref, wav in dev:
+        s = scores_on_grid(frame_probabilities(model, wav), hop_s, len(ref.labels))
+        keep = ref.labels >= 0
+        ys.append(ref.labels[keep] == 1)
+        ss.append(s[keep])
+    y, s = np.concatenate(ys), np.concatenate(ss)
+    out = {"auc": roc_auc(y, s)}
+    for thr in (0.3, 0.4, 0.5, 0.6, 0.7):
+        out[f"f1@{thr}"] = detection_scores(y, s >= thr).f1
+    model.train()
+    return out
 
 
 def train(

@@ -3,11 +3,12 @@
 Two passes over the input, both streamed so that memory stays flat for long files:
 
 1. the model scores the audio chunk by chunk; only the *call frames* (those that can belong to
-   an event, see :mod:`gabortag.events`) are kept, and decoded into events at the end;
+   an event, see :mod:`gabortag.tasks.birdcalls.decode`) are kept, and decoded into events at
+   the end;
 2. the audio is streamed again (a file is re-opened; standard input and pipes are cached by
-   :mod:`gabortag.audio`, an array is reused) and the power spectrum of each event is summed
-   from the blocks it overlaps (:class:`gabortag.spectral.PowerSpectrum`), giving its low and
-   high frequency. This pass is skipped when there is no event.
+   :mod:`gabortag.io.audio`, an array is reused) and the power spectrum of each event is summed
+   from the blocks it overlaps (:class:`~.bands.PowerSpectrum`), giving its low and high
+   frequency. This pass is skipped when there is no event.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import forget, open_input, open_stream
-from .errors import ModelError
-from .events import BACKGROUND, Detection, EventOptions, call_frames, decode_call_frames
-from .inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
-from .results import Event, EventResult
-from .spectral import PowerSpectrum, central_band, check_band
+from ...errors import ModelError
+from ...inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
+from ...io.audio import forget, open_input, open_stream
+from ..results import Event, EventResult
+from .bands import PowerSpectrum, central_band, check_band
+from .decode import BACKGROUND, Detection, EventOptions, call_frames, decode_call_frames
 
 TASK = "birdcalls"
 
@@ -115,14 +116,14 @@ def detect_calls(
 
     ``source`` (a file any rate and channel count, ``"-"``, or an array at ``sample_rate``),
     ``model``, ``device``, ``threads`` and ``chunk_seconds`` are as for
-    :func:`gabortag.vad.detect_speech` (``sample_rate`` is refused for a file); ``options``
+    :func:`gabortag.detect_speech` (``sample_rate`` is refused for a file); ``options``
     ``None`` uses the model's defaults (its metadata).
 
     Returns:
-        an :class:`~gabortag.results.EventResult`: events sorted, non-overlapping, inside
-        ``[0, duration]``, decoded as :mod:`gabortag.events` documents, each with the band
+        an :class:`~gabortag.tasks.results.EventResult`: events sorted, non-overlapping, inside
+        ``[0, duration]``, decoded as :mod:`~.decode` documents, each with the band
         holding 90 % of its energy inside the model's frequency range
-        (:mod:`gabortag.spectral`).
+        (:mod:`gabortag.tasks.birdcalls.bands`).
 
     Raises:
         AudioError: the input cannot be read (message: ``"path: reason"``).

@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .evaluation import FileFailure, keyed_by_stem, reference_id, score_file
+from ..vad.evaluate import FileFailure, keyed_by_stem, reference_id, score_file
 
 if TYPE_CHECKING:
-    from .events import EventOptions
-    from .inference import Model
+    from ...inference import Model
+    from .decode import EventOptions
 
 Span = tuple[float, float, str]  # (onset s, offset s, label)
 
@@ -254,7 +254,7 @@ class EventFilesEvaluation:
 
     def to_dict(self, digits: int = 4) -> dict[str, Any]:
         """Stable JSON form (``schema_version``; NaN written as ``null``)."""
-        from .evaluation import report
+        from ..vad.evaluate import report
 
         return report("birdcalls", self, digits, protocol="gabortag/event_metrics.py")
 
@@ -271,7 +271,7 @@ def evaluate_bird_files(
     """Run a bird call model over audio files and score its events against an annotation table.
 
     Each file is matched to the table's entries by stem
-    (:func:`gabortag.evaluation.reference_id` of both the audio path and the table's file
+    (:func:`gabortag.tasks.vad.evaluate.reference_id` of both the audio path and the table's file
     name). Events are those ``gabortag birdcalls`` would write (``options``, default the
     model's own); the metrics are those of the module docstring, pooled over the files.
 
@@ -279,7 +279,7 @@ def evaluate_bird_files(
         model: a loaded model, a bundled name or an ``.onnx`` path (a ``birdcalls`` model).
         paths: audio files, in the order to report them.
         table: CSV ``file,onset_s,offset_s,label`` or Raven selection table naming its files
-            (:func:`gabortag.annotations.read_event_annotations`).
+            (:func:`gabortag.io.annotations.read_event_annotations`).
 
     Returns:
         an :class:`EventFilesEvaluation`; a file with no entry in the table, or that cannot be
@@ -291,10 +291,10 @@ def evaluate_bird_files(
         ValueError: a matched file's annotations use a label that is not one of the model's
             call types; ``options`` name an unknown type.
     """
-    from .annotations import read_event_annotations
-    from .birdcalls import default_options, resolve_model
-    from .errors import AudioError
-    from .events import decode_events
+    from ...errors import AudioError
+    from ...io.annotations import read_event_annotations
+    from .api import default_options, resolve_model
+    from .decode import decode_events
 
     raw: dict[str, list[Span]] = {}
     for a in read_event_annotations(table):

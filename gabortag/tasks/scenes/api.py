@@ -43,10 +43,10 @@ from typing import Any
 
 import numpy as np
 
-from .audio import ARRAY_NAME, forget, open_input
-from .errors import ModelError
-from .inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
-from .results import LabelSummary, SceneLabel, SceneResult, SceneWindow, ScoredSpan
+from ...errors import ModelError
+from ...inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
+from ...io.audio import ARRAY_NAME, forget, open_input
+from ..results import LabelSummary, SceneLabel, SceneResult, SceneWindow, ScoredSpan
 
 TASK = "scenes"
 
@@ -369,7 +369,7 @@ def tag_scenes(
         chunk_seconds: about this much audio per network call (several windows per call).
 
     Returns:
-        a :class:`~gabortag.results.SceneResult`: every window with its labels (times in
+        a :class:`~gabortag.tasks.results.SceneResult`: every window with its labels (times in
         seconds; the last window ends at ``duration``), and the per-label summary.
 
     Raises:

@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from .audio import load_audio
-from .errors import AnnotationError, AudioError
-from .evaluation import FileFailure, keyed_by_stem, reference_id
-from .inference import Model
-from .scenes import SceneOptions, score_windows, windowing
+from ...errors import AnnotationError, AudioError
+from ...inference import Model
+from ...io.audio import load_audio
+from ..vad.evaluate import FileFailure, keyed_by_stem, reference_id
+from .api import SceneOptions, score_windows, windowing
 
 
 def clip_scores(
@@ -182,7 +182,7 @@ def evaluate_scene_files(
         ModelError: the model cannot be loaded or is not a scenes model.
         ValueError: a file's label is not one of the model's labels.
     """
-    from .scenes import resolve_model
+    from .api import resolve_model
 
     m = resolve_model(model, device, threads)
     labels = list(m.info.labels)

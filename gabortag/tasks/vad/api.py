@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import forget, open_input
-from .inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
-from .postprocess import VadOptions, segments_from_scores
-from .results import FrameScores, VadResult
+from ...inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
+from ...io.audio import forget, open_input
+from ..results import FrameScores, VadResult
+from .decode import VadOptions, segments_from_scores
 
 
 def default_options(model: Model) -> VadOptions:
@@ -48,7 +48,7 @@ def detect_speech(
         chunk_seconds: audio per network call; files are streamed, so memory stays flat.
 
     Returns:
-        a :class:`~gabortag.results.VadResult` (times in seconds).
+        a :class:`~gabortag.tasks.results.VadResult` (times in seconds).
 
     Raises:
         AudioError: the input cannot be read (message: ``"path: reason"``).

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .results import Segment
+from ..results import Segment
 
 
 @dataclass(frozen=True)

@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .annotations import intervals_to_mask, is_rttm, read_rttm, read_speech_reference, read_uem
+from ...io.annotations import intervals_to_mask, is_rttm, read_rttm, read_speech_reference, read_uem
+from ..results import SCHEMA_VERSION, Segment
+from .decode import VadOptions
 from .metrics import detection_scores, roc_auc
-from .postprocess import VadOptions
-from .results import SCHEMA_VERSION, Segment
 
 if TYPE_CHECKING:
-    from .audio import AudioInfo
-    from .inference import Model
+    from ...inference import Model
+    from ...io.audio import AudioInfo
 
 FRAME_S = 0.01
 
@@ -198,7 +198,7 @@ def reference_id(path: str | os.PathLike[str]) -> str:
     """The key an audio file (or a table's ``file`` entry) is matched by: its base name without
     the extension, whitespace replaced by ``_`` — the file id ``gabortag vad -f rttm`` writes,
     so ``tst00.flac`` and ``data/tst00.wav`` both match RTTM file id ``tst00``."""
-    from .writers import rttm_uri
+    from ...io.formats import rttm_uri
 
     return rttm_uri(PureWindowsPath(os.fspath(path)).name)  # splits on "/" and "\"
 
@@ -206,7 +206,7 @@ def reference_id(path: str | os.PathLike[str]) -> str:
 def keyed_by_stem(table: str | os.PathLike[str], entries: dict[str, Any]) -> dict[str, Any]:
     """``entries`` keyed by a table's ``file`` column, re-keyed by :func:`reference_id`;
     :class:`~gabortag.errors.AnnotationError` when two files of the table share a key."""
-    from .errors import AnnotationError
+    from ...errors import AnnotationError
 
     out: dict[str, Any] = {}
     first: dict[str, str] = {}
@@ -226,7 +226,7 @@ def keyed_by_stem(table: str | os.PathLike[str], entries: dict[str, Any]) -> dic
 def score_file(model: Model, path: str | os.PathLike[str]) -> tuple[np.ndarray, AudioInfo]:
     """Frame scores of a whole audio file at ``model``'s rate (streamed, so memory stays flat):
     ``(T,)`` or ``(T, C)`` float32, and the file's header facts. ``AudioError`` if unreadable."""
-    from .audio import open_input
+    from ...io.audio import open_input
 
     audio = open_input(os.fspath(path), model.sample_rate)
     parts = list(model.score_stream(audio.blocks))
@@ -282,7 +282,7 @@ class VadFilesEvaluation:
 def report(task: str, result: Any, digits: int, **extra: Any) -> dict[str, Any]:
     """The JSON envelope of a file-level evaluation (``result`` has ``model``, ``options``,
     ``overall``, ``files`` and ``failures``); NaN is written as ``null``."""
-    from . import __version__
+    from ... import __version__
 
     out: dict[str, Any] = json_safe(
         {
@@ -339,9 +339,9 @@ def evaluate_vad_files(
         ModelError: the model cannot be loaded or is not a ``vad`` model.
         ValueError: ``collar`` is negative.
     """
-    from .errors import AudioError
-    from .postprocess import segments_from_scores
-    from .vad import default_options, resolve_model
+    from ...errors import AudioError
+    from .api import default_options, resolve_model
+    from .decode import segments_from_scores
 
     if not collar >= 0:
         raise ValueError(f"collar must be >= 0 seconds, got {collar!r}")

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..melscale import mel_filterbank
+from ...melscale import mel_filterbank
 
 
 class LogMel(nn.Module):

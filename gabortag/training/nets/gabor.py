@@ -23,8 +23,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ..filters import KernelRow
-from ..melscale import bins_per_octave
+from ...kernels.table import KernelRow
+from ...melscale import bins_per_octave
 
 Mode = Literal["real", "imag", "concat", "magnitude"]
 MODES: tuple[str, ...] = ("real", "imag", "concat", "magnitude")

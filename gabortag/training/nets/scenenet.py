@@ -19,9 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .framenet import FIRST_LAYERS
 from .frontend import LogMel
 from .gabor import GaborConv2d
-from .vadnet import FIRST_LAYERS
 
 
 @dataclass(frozen=True)

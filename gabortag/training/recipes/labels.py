@@ -21,7 +21,7 @@ import itertools
 
 import numpy as np
 
-from ..annotations import intervals_to_mask, read_rttm, read_uem
+from ...io.annotations import intervals_to_mask, read_rttm, read_uem
 
 __all__ = [
     "FRAME",

@@ -3,13 +3,13 @@
 Used by ``gabortag train birdcalls`` (a user's model, written next to its checkpoint) and, with
 ``--bundle``, to make the shipped Bengalese finch model:
 
-``python -m gabortag.training.release_birdcalls --checkpoint runs/bird_gabor/best.pt
+``python -m gabortag.training.recipes.release_birdcalls --checkpoint runs/bird_gabor/best.pt
 --audio ../shared/data/bengalese_finch --annotations ../shared/data/bengalese_finch/notes.csv
 --bundle``
 
 Decoding options are tuned on the validation files only (lowest note error rate); the test
 files (held out by the split) are measured once, through the exported ONNX file, with
-:mod:`gabortag.event_metrics` — the same code ``benchmarks/birdcalls.py`` runs.
+:mod:`gabortag.tasks.birdcalls.evaluate` — the same code ``benchmarks/birdcalls.py`` runs.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..audio import load_audio
-from ..event_metrics import Span, evaluate_events
-from ..events import EventOptions, decode_events
-from ..inference import Model
-from ..models import ModelSpec
-from .export import export_onnx, gabor_parameters, json_meta, release_facts, write_json
-from .train_birdcalls import read_table
-from .vadnet import VadNet, from_checkpoint
+from ...inference import Model
+from ...io.audio import load_audio
+from ...models import ModelSpec
+from ...tasks.birdcalls.decode import EventOptions, decode_events
+from ...tasks.birdcalls.evaluate import Span, evaluate_events
+from ..export import export_onnx, gabor_parameters, json_meta, release_facts, write_json
+from ..frames import read_table
+from ..nets.framenet import VadNet, from_checkpoint
 
 
 def load_checkpoint(path: Path) -> tuple[VadNet, dict[str, Any]]:

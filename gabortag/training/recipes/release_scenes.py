@@ -1,13 +1,14 @@
 """Train, export, measure and card the shipped scene classifier.
 
-``python -m gabortag.training.release_scenes --data ../shared/data --extra extdata/x --bundle``
+``python -m gabortag.training.recipes.release_scenes --data ../shared/data --extra extdata/x
+--bundle``
 
 Trains the fourteen-class network (ESC-10 folds 1-4 plus the training clips of ``speech``,
 ``music``, ``birdsong`` and ``background``, 32 clips per class per epoch, as many as ESC-10
 has), exports it
 to ONNX (waveform window in, class probabilities out), then measures the ONNX file with
-:mod:`gabortag.scene_metrics` on ESC-10 fold 5 and on the held-out clips of the extra classes,
-which it writes as FLAC files, one folder per class, so that ``gabortag eval scenes`` can
+:mod:`gabortag.tasks.scenes.evaluate` on ESC-10 fold 5 and on the held-out clips of the extra
+classes, which it writes as FLAC files, one folder per class, so that ``gabortag eval scenes`` can
 reproduce the card.
 """
 
@@ -21,13 +22,13 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from ..inference import Model
-from ..models import ModelSpec
-from ..scene_metrics import classify_files, scene_report
-from .export import export_onnx, gabor_parameters, json_meta, release_facts, write_json
-from .scenenet import SceneNet, from_checkpoint
+from ...inference import Model
+from ...models import ModelSpec
+from ...tasks.scenes.evaluate import classify_files, scene_report
+from ..clips import data_arguments, prepare, train_recipe
+from ..export import export_onnx, gabor_parameters, json_meta, release_facts, write_json
+from ..nets.scenenet import SceneNet, from_checkpoint
 from .scenes_data import CLASSES, CLIP, SR, build_clips, esc10_rows
-from .train_scenes import data_arguments, prepare, train_recipe
 
 NAME = "scenes"
 FILE_STEM = "scenes-gabor-16k"

@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..audio import load_audio
-from ..evaluation import Reference, evaluate, meetings_split
-from ..inference import Model
-from ..models import ModelSpec
-from ..postprocess import VadOptions, segments_from_scores
-from .export import export_onnx, gabor_parameters, json_meta, release_facts, write_json
-from .vadnet import VadNet, from_checkpoint
+from ...inference import Model
+from ...io.audio import load_audio
+from ...models import ModelSpec
+from ...tasks.vad.decode import VadOptions, segments_from_scores
+from ...tasks.vad.evaluate import Reference, evaluate, meetings_split
+from ..export import export_onnx, gabor_parameters, json_meta, release_facts, write_json
+from ..nets.framenet import VadNet, from_checkpoint
 
 NAME = "vad-gabor-16k"
 TRAINING_DATA = [

@@ -26,14 +26,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..evaluation import Reference, scores_on_grid
-from ..metrics import detection_scores, roc_auc
+from ...tasks.vad.evaluate import Reference, scores_on_grid
+from ...tasks.vad.metrics import detection_scores, roc_auc
+from ..nets.framenet import VadConfig, VadNet
+from ..optim import CLIP_NORM
 from .labels import FRAME
-from .optim import CLIP_NORM
 from .vad_data import MixtureSampler, Pools, cached_pools, load_16k
 from .vad_sources import Roots
 from .vad_suites import load_suite
-from .vadnet import VadConfig, VadNet
 
 GABOR_PARAMS = ("log_sigma_t", "log_sigma_f", "freq_logit", "gamma")
 DEFAULT_CONFIG = VadConfig(

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from ..evaluation import Reference, load_reference, meetings_split
+from ...tasks.vad.evaluate import Reference, load_reference, meetings_split
 from .labels import FRAME, SR
 from .vad_data import MixRates, MixtureSampler, Pools, build_pools, simulated_rirs
 from .vad_sources import Roots, sources
