@@ -17,6 +17,8 @@ Python API::
     spec = gabortag.TaskSpec("vad", options={"pad": 0.1})   # many files, 4 processes
     for outcome in gabortag.process_files(spec, paths, jobs=4):
         print(outcome.path)                                  # a VadResult or a Failure
+    report = gabortag.tag_files(spec, ["calls/"], "out/", "csv", jobs=4)  # what the CLI runs
+    print(report.summary.processed, report.summary.failed)
 
 Heavy modules (numpy, onnxruntime) are imported on first use, so ``gabortag --help`` is instant.
 """
@@ -47,6 +49,7 @@ __all__ = [
     "detect_speech",
     "load_model",
     "process_files",
+    "tag_files",
     "tag_scenes",
 ]
 
@@ -69,11 +72,12 @@ _LAZY = {
     "SceneResult": "gabortag.tasks.results",
     "TaskSpec": "gabortag.batch.spec",
     "Failure": "gabortag.batch.run",
-    "process_files": "gabortag.batch.local",
+    "process_files": "gabortag.batch",
+    "tag_files": "gabortag.batch",
 }
 
 if TYPE_CHECKING:
-    from .batch.local import process_files
+    from .batch import process_files, tag_files
     from .batch.run import Failure
     from .batch.spec import TaskSpec
     from .errors import AnnotationError, AudioError, GabortagError, ModelError

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gabortag.batch.run import output_path, plan_output, run_batch
+from gabortag.batch.plan import output_path, plan_output
+from gabortag.batch.run import run_batch
 from gabortag.errors import AudioError
 from gabortag.io.discover import InputItem
 from gabortag.io.formats import FORMATS, RAVEN_COLUMNS, extension, formats, get_writer

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from gabortag.batch.local import process_files
+from gabortag.batch import process_files
 from gabortag.batch.run import Failure
 from gabortag.batch.spec import TaskSpec
 from gabortag.tasks.results import EventResult

@@ -12,7 +12,7 @@
 Each input is one task on the cluster; a worker builds the task from its
 :class:`~gabortag.batch.spec.TaskSpec` once and keeps it (:func:`gabortag.batch.spec.processor`), so
 the model is loaded once per worker process. Results come back as they complete and are
-yielded in input order (:func:`gabortag.batch.local.ordered_outcomes`), with the paths as given
+yielded in input order (:func:`gabortag.batch.window.ordered_outcomes`), with the paths as given
 here, so outputs written from them equal those of a local run. Workers read the inputs (and a
 model given as a path) themselves: they must see the same files, at the same absolute paths,
 and have gabortag installed. Standard input and pipes are processed in this process.
@@ -27,9 +27,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ClusterError
-from .local import WINDOW_PER_WORKER, ordered_outcomes, threads_per_job
 from .run import Failure, Process, Runner
 from .spec import TaskSpec, processor, run_item
+from .window import WINDOW_PER_WORKER, ordered_outcomes, threads_per_job
 
 if TYPE_CHECKING:
     from ..io.discover import InputItem
@@ -164,6 +164,9 @@ class DaskRunner(Runner):
         """Close the client if this runner opened it."""
         if self._own:
             self.client.close()
+
+    def where(self, provider: str) -> str:
+        return f"on the dask cluster at {self.address}"
 
     def __enter__(self) -> DaskRunner:
         return self

@@ -1,5 +1,5 @@
-"""Processing many inputs at once: worker processes on this machine (``--jobs N``), and the
-ordered, windowed submission that the dask runner (:mod:`gabortag.batch.dask`) shares.
+"""Processing many inputs at once in worker processes on this machine (``--jobs N``), submitted
+in order through a bounded window (:mod:`gabortag.batch.window`).
 
 Each worker process rebuilds the task from its :class:`~gabortag.batch.spec.TaskSpec` and loads the
 model once (:func:`gabortag.batch.spec.processor`); results come back to this process, which
@@ -13,20 +13,23 @@ onnxruntime threads are forked) and only when at least two inputs are to be proc
 
 from __future__ import annotations
 
-import os
 import signal
-import stat
-from collections import deque
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
-from itertools import islice
 from typing import TYPE_CHECKING
 
-from ..io.discover import STDIN
-from .run import Failure, InProcess, Process, Runner, attempt
+from .run import Failure, InProcess, Process, Runner
 from .spec import TaskSpec, processor, run_item
+from .window import (
+    WINDOW_PER_WORKER,
+    cpu_count,
+    file_size,
+    lost_reason,
+    ordered_outcomes,
+    threads_per_job,
+)
 
 if TYPE_CHECKING:
     from ..io.discover import InputItem
@@ -40,109 +43,11 @@ MAX_DEFAULT_JOBS = 4
 #: than they save (32 MiB: 17 minutes of 16 kHz 16-bit WAV, 35 minutes of 128 kbit/s MP3).
 AUTO_MIN_BYTES = 32 * 2**20
 
-#: Inputs in flight per worker: submitted, running or done but waiting for an earlier input.
-WINDOW_PER_WORKER = 4
-
-
-def cpu_count() -> int:
-    """CPU cores this process may use (its affinity mask where the system has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
 
 def default_jobs() -> int:
     """Worker processes when ``--jobs`` is not given: one per core, at most
     :data:`MAX_DEFAULT_JOBS`."""
     return min(MAX_DEFAULT_JOBS, cpu_count())
-
-
-def threads_per_job(jobs: int, threads: int | None = None) -> int:
-    """onnxruntime threads for each of ``jobs`` workers: ``threads`` when given, else the cores
-    shared out (``jobs × threads ≈ cores``), at least 1."""
-    return threads if threads is not None else max(1, cpu_count() // jobs)
-
-
-def file_size(item: InputItem) -> int | None:
-    """Bytes of ``item`` when it is a regular file, which any process can read; ``None`` when
-    only this process can: standard input, or anything else that is not a regular file (a
-    pipe; a missing file, which then fails here with its reason)."""
-    if item.source == STDIN:
-        return None
-    try:
-        info = os.stat(item.source)
-    except (OSError, ValueError):
-        return None
-    return info.st_size if stat.S_ISREG(info.st_mode) else None
-
-
-def here_only(item: InputItem) -> bool:
-    """Whether only this process can read ``item`` (see :func:`file_size`)."""
-    return file_size(item) is None
-
-
-Submit = Callable[["InputItem"], "Future[Result | Failure]"]
-
-
-def ordered_outcomes(
-    items: Sequence[InputItem],
-    submit: Submit,
-    local: Callable[[], Process],
-    window: int,
-    lost: tuple[type[BaseException], ...] = (),
-    retry: Callable[[InputItem], Result | Failure] | None = None,
-) -> Generator[Result | Failure, None, None]:
-    """Outcomes of ``items`` in their order, computed by ``submit`` (which starts one elsewhere
-    and returns its future) while at most ``window`` inputs are in flight.
-
-    Inputs for which :func:`here_only` holds are processed by ``local()`` in this process when
-    their turn comes. An exception of a type in ``lost`` (the worker died) makes that input's
-    outcome ``retry(item)``, or its failure when there is no ``retry``. Closing the iterator
-    cancels what has not started.
-    """
-    todo = iter(items)
-    pending: deque[tuple[InputItem, Future[Result | Failure] | None]] = deque()
-
-    def push() -> None:
-        for item in islice(todo, 1):
-            if here_only(item):
-                pending.append((item, None))
-                continue
-            try:
-                pending.append((item, submit(item)))
-            except lost as err:
-                pending.append((item, _failed(item, err)))
-
-    try:
-        for _ in range(max(1, window)):
-            push()
-        while pending:
-            item, future = pending.popleft()
-            push()  # keep the workers busy while this one is awaited
-            if future is None:
-                yield attempt(local(), item)
-                continue
-            try:
-                outcome = future.result()
-            except lost as err:
-                outcome = retry(item) if retry is not None else Failure(item.source, _lost(err))
-            yield outcome
-    finally:
-        for _, future in pending:
-            if future is not None:
-                future.cancel()
-
-
-def _lost(err: BaseException, alone: bool = False) -> str:
-    """The failure reason of an input whose worker died (``alone``: processing it alone)."""
-    where = "died processing it alone" if alone else "processing it died"
-    return f"the worker {where} ({type(err).__name__}: killed, or out of memory?)"
-
-
-def _failed(item: InputItem, err: BaseException) -> Future[Result | Failure]:
-    future: Future[Result | Failure] = Future()
-    future.set_result(Failure(item.source, _lost(err)))
-    return future
 
 
 def _worker_init() -> None:
@@ -184,7 +89,7 @@ class _SpawnPool:
         try:
             return self.submit(item).result()
         except BrokenProcessPool as err:
-            return Failure(item.source, _lost(err, alone=True))
+            return Failure(item.source, lost_reason(err, alone=True))
 
     def shutdown(self) -> None:
         if self._pool is not None:
@@ -257,51 +162,10 @@ class WorkerPool(Runner):
             pool.shutdown()
             solo.shutdown()
 
+    def close(self) -> None:
+        pass  # each map() shuts its workers down
 
-def runner(
-    spec: TaskSpec,
-    *,
-    jobs: int | None = None,
-    scheduler: object | None = None,
-    local: Process | None = None,
-) -> Runner:
-    """The runner for ``spec``: on the dask cluster of ``scheduler`` (an address such as
-    ``tcp://host:8786`` or a ``distributed.Client``), else in ``jobs`` worker processes
-    (``None``: :func:`default_jobs`; 1: in this process)."""
-    if scheduler is not None:
-        from .dask import DaskRunner
-
-        return DaskRunner(scheduler, spec, local=local)
-    return WorkerPool(spec, jobs, local=local)
-
-
-def process_files(
-    spec: TaskSpec,
-    sources: Sequence[str | os.PathLike[str]],
-    *,
-    jobs: int | None = None,
-    scheduler: object | None = None,
-) -> Iterator[Result | Failure]:
-    """Results of ``spec``'s task on each of ``sources`` (paths, or ``"-"``), in their order: a
-    result (:class:`~gabortag.tasks.results.VadResult`,
-    :class:`~gabortag.tasks.results.EventResult`) or a :class:`~gabortag.batch.run.Failure` for
-    an input that could not be processed.
-
-    ``jobs`` and ``scheduler`` are as for :func:`runner`: worker processes on this machine, or
-    the workers of a dask cluster (which must see the same paths and have gabortag).
-    """
-    from ..io.discover import InputItem
-
-    items = [InputItem(os.fspath(s), os.path.basename(os.fspath(s))) for s in sources]
-    run = runner(spec, jobs=jobs, scheduler=scheduler)  # connects to a scheduler now
-    return _closing_after(run, items)
-
-
-def _closing_after(run: Runner, items: Sequence[InputItem]) -> Iterator[Result | Failure]:
-    """``run.map(items)``, then ``run.close()`` (a client it opened) when there is one."""
-    try:
-        yield from run.map(items)
-    finally:
-        close = getattr(run, "close", None)
-        if close is not None:
-            close()
+    def where(self, provider: str) -> str:
+        if self.used:
+            return f"on {provider}, {self.used} worker processes"
+        return f"on {provider}"

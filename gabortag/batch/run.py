@@ -1,13 +1,7 @@
-"""Running a task over many inputs: output routing, atomic writes, per-file failures.
+"""Running a task over many inputs: output routing, per-file failures, the :class:`Runner`.
 
-Output modes (decided once, before any audio is read, by :func:`plan_output`):
-
-- ``stream``: one combined output on stdout (``-o -`` or no ``-o``), written as results arrive;
-- ``file``: one combined output file (``-o results.json``: a path whose name ends in the format's
-  extension, compared case-insensitively; extensions may hold several dots, such as Raven's
-  ``.selections.txt``), written to a temporary file and renamed into place at the end;
-- ``dir``: one output file per input (``-o DIR``: an existing folder, a path ending in ``/``,
-  or a path without the format's extension), mirroring the input tree, each written atomically.
+Where outputs go is an :class:`~gabortag.batch.plan.OutputPlan` (:mod:`gabortag.batch.plan`);
+outputs are written atomically (:mod:`gabortag.io.atomic`).
 
 The batch does not care which task made the results: ``process(item)`` returns any result a
 writer of that task accepts (:class:`~gabortag.io.formats.Result`), and ``task`` picks the writer.
@@ -15,33 +9,22 @@ Where the work runs is a :class:`Runner`'s business (here, worker processes, a d
 this module writes every output itself, in input order, so outputs are the same however the
 work was spread. A failing input never stops the batch: its error is recorded and reported,
 and the others go on.
-A temporary file left behind by a run that was killed outright is removed by the next run
-that writes into its folder (:func:`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Protocol, TextIO, runtime_checkable
+from typing import Protocol, TextIO, runtime_checkable
 
 from ..errors import GabortagError, OutputError
+from ..io.atomic import atomic_open, remove_stale_temporaries
 from ..io.discover import InputItem
 from ..io.formats import Result, get_writer
-
-
-@dataclass(frozen=True)
-class OutputPlan:
-    """Where results go: ``mode`` is ``stream``, ``file`` or ``dir``; ``path`` for the last two."""
-
-    mode: str
-    path: Path | None = None
+from .plan import OutputPlan, output_path
 
 
 @dataclass(frozen=True)
@@ -64,196 +47,6 @@ class BatchSummary:
     @property
     def failed(self) -> int:
         return len(self.failures)
-
-
-def _has_extension(name: str, ext: str) -> bool:
-    """Whether file ``name`` ends in ``ext`` (case-insensitive) and has a stem before it."""
-    return len(name) > len(ext) and name.lower().endswith(ext.lower())
-
-
-def plan_output(
-    output: str | None, fmt: str, n_inputs: int, force: bool = False, task: str = "vad"
-) -> OutputPlan:
-    """Decide the output mode; raises ``ValueError`` (a usage error) on an impossible request."""
-    writer = get_writer(fmt, task)
-    ext = writer.extension
-    if output is None or output == "-":
-        plan = OutputPlan("stream")
-    else:
-        path = Path(output)
-        if path.is_dir() or output.endswith(("/", os.sep)) or not _has_extension(path.name, ext):
-            if path.exists() and not path.is_dir():
-                raise ValueError(
-                    f"-o {output}: exists and is not a folder; for one combined {fmt} file give "
-                    f"a name ending in {ext}"
-                )
-            return OutputPlan("dir", path)
-        if path.exists() and not force:
-            raise ValueError(f"-o {output}: file exists; add --force to overwrite it")
-        if not path.parent.exists():
-            raise ValueError(f"-o {output}: folder {path.parent} does not exist")
-        if not os.access(path.parent, os.W_OK):
-            raise ValueError(f"-o {output}: folder {path.parent} is not writable")
-        plan = OutputPlan("file", path)
-    if not writer.combinable and n_inputs > 1:
-        raise ValueError(
-            f"format {fmt} holds one file only; with {n_inputs} inputs use -o DIR "
-            "to write one output per input"
-        )
-    return plan
-
-
-def output_path(plan: OutputPlan, item: InputItem, fmt: str, task: str = "vad") -> Path:
-    """Per-input output path in ``dir`` mode: the input's relative path with its suffix (if any)
-    replaced by the format's extension (``a/x.wav`` → ``a/x.selections.txt``)."""
-    assert plan.path is not None
-    rel = Path(item.relative)
-    ext = get_writer(fmt, task).extension
-    return plan.path / rel.with_name((rel.stem if rel.suffix else rel.name) + ext)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-#: How text outputs encode what UTF-8 cannot: file names that are not valid UTF-8 reach Python
-#: as lone surrogates (PEP 383), and are written back as the bytes they came from.
-TEXT_ERRORS = "surrogateescape"
-
-
-# Temporary outputs are ``.NAME.<8 random characters of mkstemp>.<pid>.tmp`` beside NAME.
-_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.(\d+)\.tmp")
-
-
-def _running(pid: int) -> bool:
-    """Whether a process with id ``pid`` runs on this machine (``True`` when unsure)."""
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, OverflowError):  # none has it, or no process can
-        return False
-    except OSError:  # e.g. another user's process
-        return True
-    return True
-
-
-def remove_stale_temporaries(folder: Path) -> list[Path]:
-    """Delete the temporary outputs that killed processes left in ``folder``; return them.
-
-    Outputs are written to a temporary file that is renamed into place, or deleted on any
-    error; only a process killed outright (``SIGKILL``, power loss) leaves one behind. Its
-    name holds the id of the process that wrote it, and it is stale when no process of that id
-    runs on this machine. Problems (a missing or unreadable folder, a file gone meanwhile) are
-    ignored.
-    """
-    removed: list[Path] = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return removed
-    for entry in entries:
-        match = _TEMPORARY.fullmatch(entry.name)
-        if match is None or _running(int(match.group(1))):
-            continue
-        with contextlib.suppress(OSError):
-            os.unlink(entry.path)
-            removed.append(Path(entry.path))
-    return removed
-
-
-#: Longest file name, in bytes, of the usual file systems (ext4, XFS, APFS, NTFS, ...).
-NAME_MAX = 255
-
-
-def _temporary_affixes(path: Path) -> tuple[str, str]:
-    """``mkstemp``'s prefix and suffix for a temporary file beside ``path``: hidden, named
-    after it, and ending in this process's id; the name is shortened so that the temporary
-    file's name fits :data:`NAME_MAX` whenever ``path``'s does."""
-    suffix = f".{os.getpid()}.tmp"
-    room = NAME_MAX - len(suffix) - len(".") - 8 - len(".")  # mkstemp adds 8 characters
-    name = path.name[:room]
-    while len(os.fsencode(name)) > room:
-        name = name[:-1]
-    return f".{name}.", suffix
-
-
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """SIGINT and SIGTERM arriving inside the block are delivered on leaving it (main thread
-    only: elsewhere the block runs as it is). Used so that a temporary file cannot be created
-    without its name being known to the code that removes it."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-    kinds = (signal.SIGINT, signal.SIGTERM)
-    previous = {
-        kind: signal.signal(kind, lambda signum, _frame: held.append(signum)) for kind in kinds
-    }
-    try:
-        yield
-    finally:
-        for kind, handler in previous.items():
-            signal.signal(kind, handler)
-        for signum in dict.fromkeys(held):
-            signal.raise_signal(signum)  # runs the restored handler now
-
-
-@contextlib.contextmanager
-def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
-    tmp: str | None = None
-    stream: IO[Any] | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        prefix, suffix = _temporary_affixes(path)
-        binary = "b" in mode
-        with _signals_deferred():  # a signal lands once the file and its name are held here
-            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
-            stream = os.fdopen(
-                fd,
-                mode,
-                encoding=None if binary else "utf-8",
-                errors=None if binary else TEXT_ERRORS,
-                newline=None if binary else "",
-            )
-        with stream as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-            os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; outputs follow umask
-        os.replace(tmp, path)
-    except BaseException as err:
-        if stream is not None:
-            with contextlib.suppress(OSError):
-                stream.close()  # a no-op when the with block closed it
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        if isinstance(err, OSError):
-            raise OutputError(f"{path}: cannot write ({err.strerror or err})") from err
-        raise
-
-
-@contextlib.contextmanager
-def atomic_open(path: Path) -> Iterator[TextIO]:
-    """Write text to a temporary file beside ``path``; rename it into place only on success.
-
-    The text is UTF-8; a lone surrogate (a file name that is not valid UTF-8, as Python decodes
-    it) is written as the byte it stands for, as Python writes it to a POSIX terminal.
-    """
-    with _atomic(path, "w") as f:
-        yield f  # type: ignore[misc]
-
-
-@contextlib.contextmanager
-def atomic_open_binary(path: Path) -> Iterator[BinaryIO]:
-    """Like :func:`atomic_open`, for bytes."""
-    with _atomic(path, "wb") as f:
-        yield f  # type: ignore[misc]
 
 
 Process = Callable[[InputItem], Result]
@@ -280,6 +73,16 @@ class Runner(Protocol):
         before it are done; closing the iterator early stops the work still under way."""
         ...
 
+    def close(self) -> None:
+        """Release what the runner holds (a cluster client it opened); it cannot map again."""
+        ...
+
+    def where(self, provider: str) -> str:
+        """Where the last :meth:`map` ran, for a summary line: ``on CPUExecutionProvider``,
+        ``on CPUExecutionProvider, 2 worker processes``, ``on the dask cluster at ADDRESS``
+        (``provider``: the onnxruntime provider of the model in this process)."""
+        ...
+
 
 class InProcess:
     """The :class:`Runner` that calls ``process`` on each input in turn, in this process."""
@@ -289,6 +92,12 @@ class InProcess:
 
     def map(self, items: Sequence[InputItem]) -> Iterator[Result | Failure]:
         return (attempt(self.process, item) for item in items)
+
+    def close(self) -> None:
+        pass
+
+    def where(self, provider: str) -> str:
+        return f"on {provider}"
 
 
 @contextlib.contextmanager

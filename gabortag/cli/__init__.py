@@ -29,8 +29,9 @@ from .train import train_app
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.progress import Progress
 
-    from ..batch.run import BatchSummary, Failure, OutputPlan, Process, Runner
+    from ..batch.plan import OutputPlan
     from ..batch.spec import TaskSpec
     from ..io.discover import InputItem
 
@@ -456,11 +457,8 @@ def _run_task(
     the model (here, and in each worker: ``jobs`` processes, or the workers of a dask
     ``scheduler``), run the batch with progress, print the summary, exit 0/1/2; 130 (Ctrl-C)
     or 143 (SIGTERM) with one line saying how far it got when interrupted."""
-    from ..batch.local import runner as make_runner
-    from ..batch.run import Failure, plan_output
-    from ..batch.spec import build_processor
+    from ..batch import Batch, tag_files
     from ..errors import GabortagError, OutputError
-    from ..io.discover import discover
 
     task = spec.task
     fmt = fmt.lower()
@@ -475,60 +473,68 @@ def _run_task(
     if inputs.count("-") > 1:
         raise _usage_error("stdin (-) can be given only once")
     state = _Progress()
-    with _interruptible(task, state):
-        items, missing = discover(inputs)
-        if not items and missing:
-            raise _usage_error("no audio to process: " + "; ".join(str(e) for e in missing))
-        try:
-            plan = plan_output(output, fmt, len(items), force=force, task=task)
-        except ValueError as err:
-            raise _usage_error(str(err)) from err
-        if skip_existing and plan.mode != "dir":
-            raise _usage_error("--skip-existing needs -o DIR (one output file per input)")
-        try:  # the model and options are checked here, before any worker starts
-            processor = build_processor(spec)
-            runner = make_runner(spec, jobs=jobs, scheduler=scheduler, local=processor.process)
-        except (GabortagError, ValueError) as err:
-            raise _usage_error(str(err)) from err
+    console = _stderr()
+    progress = _progress(console, quiet)
+    ready: list[Batch] = []
+    started: list[float] = []  # when the work began, after every check
 
-        console = _stderr()
-        failures = [Failure(e.path, e.reason) for e in missing]
-        for f in failures:
+    def on_ready(batch: Batch) -> None:
+        ready.append(batch)
+        for f in batch.missing:
             console.print(f"[red]failed[/] {_escape(f.path)}: {_escape(f.reason)}", markup=True)
-        state.total, state.plan = len(items), plan
-        if plan.mode == "stream":
+        state.total, state.plan = len(batch.items), batch.plan
+        if batch.plan.mode == "stream":
             _stdout_keeps_file_names()
-        started = time.perf_counter()
+        progress.start()
+        progress.add_task(task, total=len(batch.items))
+        started.append(time.perf_counter())
+
+    def on_done(item: InputItem, status: str) -> None:
+        state.ended[status.partition(":")[0]] += 1
+        if status.startswith("failed"):
+            progress.console.print(
+                f"[red]failed[/] {_escape(item.source)}: "
+                f"{_escape(status.removeprefix('failed: '))}",
+                markup=True,
+            )
+        progress.advance(progress.task_ids[0])
+
+    with _interruptible(task, state):
         try:
-            summary = _run_with_progress(
-                console,
-                task,
-                items,
-                runner,
+            report = tag_files(
+                spec,
+                inputs,
+                output,
                 fmt,
-                plan,
-                skip_existing,
-                force,
-                failures,
-                quiet,
-                state,
+                skip_existing=skip_existing,
+                force=force,
+                jobs=jobs,
+                scheduler=scheduler,
+                on_ready=on_ready,
+                on_done=on_done,
             )
         except OutputError as err:  # the combined output could not be written
+            if not ready:
+                raise _usage_error(str(err)) from err
+            progress.stop()
             console.print(f"[bold red]error:[/] {_escape(str(err))}", markup=True)
-            if plan.mode == "stream":
+            if state.plan is not None and state.plan.mode == "stream":
                 _drop_stdout()
             raise typer.Exit(1) from err
+        except (GabortagError, ValueError) as err:
+            if ready:
+                raise
+            raise _usage_error(str(err)) from err
         finally:
-            close = getattr(runner, "close", None)
-            if close is not None:
-                close()
-        elapsed = time.perf_counter() - started
+            progress.stop()
+        elapsed = time.perf_counter() - started[0]
+        summary = report.summary
         if not quiet:
-            total = len(items) + len(missing)
+            total = state.total + len(ready[0].missing)
             console.print(
                 f"gabortag {task}: {total} input{'s' * (total != 1)}: {summary.processed} done, "
                 f"{summary.skipped} skipped, {summary.failed} failed in {elapsed:.1f} s "
-                f"(model {processor.model.name} {_where(runner, processor.model.provider)})",
+                f"(model {report.model} {report.where})",
                 markup=False,
             )
         raise typer.Exit(1 if summary.failed else 0)
@@ -536,8 +542,8 @@ def _run_task(
 
 def _stdout_keeps_file_names() -> None:
     """Let standard output write file names that are not valid UTF-8 as their own bytes (as
-    :func:`gabortag.batch.run.atomic_open` does for files), whatever ``PYTHONIOENCODING`` says."""
-    from ..batch.run import TEXT_ERRORS
+    :func:`gabortag.io.atomic.atomic_open` does for files), whatever ``PYTHONIOENCODING`` says."""
+    from ..io.atomic import TEXT_ERRORS
 
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if callable(reconfigure):
@@ -558,36 +564,11 @@ def _drop_stdout() -> None:
         os.close(devnull)
 
 
-def _where(runner: Runner, provider: str) -> str:
-    """Where the batch ran, for the summary: ``on CPUExecutionProvider, 2 worker processes``."""
-    from ..batch.dask import DaskRunner
-    from ..batch.local import WorkerPool
-
-    if isinstance(runner, DaskRunner):
-        return f"on the dask cluster at {runner.address}"
-    if isinstance(runner, WorkerPool) and runner.used:
-        return f"on {provider}, {runner.used} worker processes"
-    return f"on {provider}"
-
-
-def _run_with_progress(
-    console: Console,
-    task: str,
-    items: list[InputItem],
-    process: Process | Runner,
-    fmt: str,
-    plan: OutputPlan,
-    skip_existing: bool,
-    force: bool,
-    failures: list[Failure],
-    quiet: bool,
-    state: _Progress,
-) -> BatchSummary:
+def _progress(console: Console, quiet: bool) -> Progress:
+    """The progress bar of a task command (on a terminal, unless ``quiet``; gone when done)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..batch.run import run_batch
-
-    progress = Progress(
+    return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -596,31 +577,6 @@ def _run_with_progress(
         transient=True,
         disable=quiet or not console.is_terminal,
     )
-
-    with progress:
-        bar = progress.add_task(task, total=len(items))
-
-        def done(item: InputItem, status: str) -> None:
-            state.ended[status.partition(":")[0]] += 1
-            if status.startswith("failed"):
-                progress.console.print(
-                    f"[red]failed[/] {_escape(item.source)}: "
-                    f"{_escape(status.removeprefix('failed: '))}",
-                    markup=True,
-                )
-            progress.advance(bar)
-
-        return run_batch(
-            items,
-            process,
-            fmt,
-            plan,
-            task=task,
-            skip_existing=skip_existing,
-            force=force,
-            initial_failures=failures,
-            on_done=done,
-        )
 
 
 @models_app.callback(invoke_without_command=True)

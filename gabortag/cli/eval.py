@@ -172,8 +172,8 @@ def eval_command(
         if json_out == "-":
             sys.stdout.write(text)
         else:
-            from ..batch.run import atomic_open
             from ..errors import OutputError
+            from ..io.atomic import atomic_open
 
             try:
                 with atomic_open(Path(json_out)) as f:

@@ -49,7 +49,7 @@ def _new_figure(width: float, height: float) -> Figure:
 
 
 def _save(fig: Figure, path: Path) -> None:
-    from ..batch.run import atomic_open_binary
+    from ..io.atomic import atomic_open_binary
 
     with atomic_open_binary(path) as f:
         fig.savefig(f, format="png")

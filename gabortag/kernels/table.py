@@ -437,7 +437,7 @@ def _from_checkpoint(path: Path, reference_hz: float) -> KernelTable:
 def write_csv(table: KernelTable, path: Path) -> None:
     """One row per kernel: the :data:`ROW_FIELDS` columns, then ``initial_<field>`` for every
     field but ``index`` when the initial values are known. Written atomically."""
-    from ..batch.run import atomic_open
+    from ..io.atomic import atomic_open
 
     initial = table.initial_rows
     extra = [f"initial_{name}" for name in ROW_FIELDS[1:]] if initial is not None else []
@@ -453,7 +453,7 @@ def write_csv(table: KernelTable, path: Path) -> None:
 
 def write_json(table: KernelTable, path: Path) -> None:
     """:meth:`KernelTable.to_json`, indented, written atomically."""
-    from ..batch.run import atomic_open
+    from ..io.atomic import atomic_open
 
     with atomic_open(path) as f:
         f.write(json.dumps(table.to_json(), indent=2) + "\n")
