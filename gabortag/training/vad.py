@@ -30,20 +30,12 @@ from ..io.annotations import is_rttm, read_speech_reference, read_uem
 from ..io.audio import load_audio
 from ..io.discover import is_audio_name
 from ..models import ModelSpec, sha256_of
-from ..tasks.vad.evaluate import (
-    FRAME_S,
-    Reference,
-    keyed_by_stem,
-    reference_id,
-    reference_labels,
-    scores_on_grid,
-)
-from ..tasks.vad.metrics import detection_scores, roc_auc
+from ..tasks.vad.evaluate import FRAME_S, Reference, keyed_by_stem, reference_id, reference_labels
 from .export import export_onnx, write_json
 from .frames import Recording, fit, normalise_inputs, split_files
 from .nets.framenet import VadConfig, VadNet, from_checkpoint
 from .recipes.release_vad import measure, tune, vad_metadata
-from .recipes.train_vad import frame_probabilities
+from .recipes.train_vad import evaluate
 
 VAD_CONFIG = VadConfig()
 
@@ -105,26 +97,6 @@ def masked_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits, target.clamp_min(0), reduction="none"
     )
     return (loss * keep).sum() / keep.sum().clamp_min(1.0)
-
-
-def evaluate(model: VadNet, dev: list[tuple[Reference, np.ndarray]]) -> dict[str, float]:
-    """ROC-AUC and frame F1 at a few thresholds on ``dev``, scored as
-    :mod:`gabortag.tasks.vad.evaluate` scores (the validation of a user training; the bundled
-    model's recipe has its own, :mod:`gabortag.training.recipes.train_vad`)."""
-    model.eval()
-    hop_s = model.hop / model.config.sample_rate
-    ys, ss = [], []
-    for ref, wav in dev:
-        s = scores_on_grid(frame_probabilities(model, wav), hop_s, len(ref.labels))
-        keep = ref.labels >= 0
-        ys.append(ref.labels[keep] == 1)
-        ss.append(s[keep])
-    y, s = np.concatenate(ys), np.concatenate(ss)
-    out = {"auc": roc_auc(y, s)}
-    for thr in (0.3, 0.4, 0.5, 0.6, 0.7):
-        out[f"f1@{thr}"] = detection_scores(y, s >= thr).f1
-    model.train()
-    return out
 
 
 def train(
@@ -189,7 +161,9 @@ def train(
         out,
         meta,
         loss=masked_bce,
-        validate=lambda: {f"val_{k}": v for k, v in evaluate(net, dev).items()},
+        validate=lambda: {  # the recipe's measures on one group, the validation files
+            f"val_{k}": v for k, v in evaluate(net, {"validation": dev}).items() if k != "groups"
+        },
         key="val_auc",
         higher_is_better=True,
         epochs=epochs,
