@@ -12,7 +12,7 @@ validation files exactly as the release step does; the shipped model is measured
 
 Training the variants (about 25 min each on 2 CPU cores):
 
-    python -m gabortag.training.train_birdcalls --audio DATA/bengalese_finch \\
+    python -m gabortag.training.frames --audio DATA/bengalese_finch \\
         --annotations DATA/bengalese_finch/notes.csv --out runs/bird_conv --first-layer conv
 """
 
@@ -28,17 +28,17 @@ from typing import Any
 
 import torch
 
-from gabortag.audio import load_audio
-from gabortag.events import EventOptions
 from gabortag.inference import Model, load_model
+from gabortag.io.audio import load_audio
 from gabortag.models import ModelSpec
-from gabortag.training.release_birdcalls import (
+from gabortag.tasks.birdcalls.decode import EventOptions
+from gabortag.training.frames import read_table
+from gabortag.training.recipes.release_birdcalls import (
     file_truth,
     load_checkpoint,
     measure,
     release,
 )
-from gabortag.training.train_birdcalls import read_table
 
 torch.set_num_threads(1)
 

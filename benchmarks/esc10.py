@@ -3,7 +3,7 @@
 For each first layer (the Gabor layer; a free 2-D convolution of the same kernel size and
 output channels; none, the log-mel straight into the same back end) a network is trained on
 four official folds and tested on the fifth, for each of the five folds, with a recipe of
-:mod:`gabortag.training.train_scenes` (the last epoch is tested: no model selection on the
+:mod:`gabortag.training.clips` (the last epoch is tested: no model selection on the
 test fold). The default recipe, ``shipped``, is the shipped model's: fourteen classes (the
 extra classes' training clips, from other corpora, train beside the four ESC-10 folds), and
 a test clip's label is the highest-scoring of the ten ESC-10 labels; ``esc10-only`` trains
@@ -12,7 +12,7 @@ ten classes on the ESC-10 clips alone.
 Prints the mean and per-fold accuracy, parameter counts, and the real-time factor on one
 thread of the exported ONNX (5 s windows, batches of 6, median of --repeats). Then the
 shipped model (``scenes``) on ESC-10 fold 5 and on the held-out clips of its extra classes,
-measured with :mod:`gabortag.scene_metrics` as the release step and ``gabortag eval scenes``
+measured with :mod:`gabortag.tasks.scenes.evaluate` as the release step and ``gabortag eval scenes``
 do.
 
     python benchmarks/esc10.py --data ../shared/data --extra extdata/x --jobs 2 \\
@@ -39,11 +39,11 @@ import torch
 from gabortag.errors import GabortagError
 from gabortag.inference import Model, load_model
 from gabortag.models import ModelSpec
+from gabortag.training.clips import RECIPES, esc10_fold, prepare
 from gabortag.training.export import export_onnx
-from gabortag.training.release_scenes import esc_fold_files, measure, metadata
-from gabortag.training.scenenet import from_checkpoint
-from gabortag.training.scenes_data import CLIP
-from gabortag.training.train_scenes import RECIPES, esc10_fold, prepare
+from gabortag.training.nets.scenenet import from_checkpoint
+from gabortag.training.recipes.release_scenes import esc_fold_files, measure, metadata
+from gabortag.training.recipes.scenes_data import CLIP
 
 LAYERS = ("gabor", "conv", "none")
 

@@ -44,10 +44,10 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from gabortag.audio import load_audio, open_stream, probe
-from gabortag.discover import discover
+from gabortag.batch.local import default_jobs
 from gabortag.inference import load_model
-from gabortag.parallel import default_jobs
+from gabortag.io.audio import load_audio, open_stream, probe
+from gabortag.io.discover import discover
 
 CLIP = Path(__file__).resolve().parent.parent / "tests" / "data" / "speech_noise.flac"
 RSS_LIMIT_MB = 500.0
@@ -229,8 +229,8 @@ def pieces_equal_stream(
         "equal": worst <= 1e-5,
     }
     if segments is not None:
-        from gabortag.postprocess import segments_from_scores
-        from gabortag.vad import default_options
+        from gabortag.tasks.vad.api import default_options
+        from gabortag.tasks.vad.decode import segments_from_scores
 
         duration = probe(path).duration
         decoded = segments_from_scores(scores, model.hop_seconds, duration, default_options(model))

@@ -73,7 +73,7 @@ import importlib.metadata as md
 import torch, onnxruntime, webrtcvad, soundfile, soxr, numpy, earshot  # noqa: F401
 import ten_vad  # noqa: F401
 import silero_vad  # noqa: F401
-import gabortag.evaluation  # noqa: F401
+import gabortag.tasks.vad.evaluate  # noqa: F401
 tv = torch.__version__
 assert tv.startswith("2.13.0"), f"torch was changed to {tv}"
 print("torch", tv, "| silero-vad", md.version("silero-vad"), "| webrtcvad-wheels",

@@ -9,13 +9,13 @@ each system's default decision, and the real-time factor; then gabortag's RTF ov
     .venv-peers/bin/python benchmarks/vad.py --suites SUITES --json vad.json  # + held-out
 
 Without ``--suites`` the sets are the ``meetings`` development and test splits. With
-``--suites SUITES`` (the folder ``python -m gabortag.training.vad_suites`` writes from sources
-held out of training), the sets are every group of the development and test suites (meetings
+``--suites SUITES`` (the folder ``python -m gabortag.training.recipes.vad_suites`` writes from
+sources held out of training), the sets are every group of the development and test suites (meetings
 development / test among them), each suite pooled, and each group alone.
 ``--model NAME=PATH.onnx`` (repeatable) adds other gabortag models (the ablations) as rows.
 
-The references, the 10 ms frame grid and every metric come from ``gabortag.evaluation``, the
-code that measured the model card (``gabortag/training/release_vad.py``), so gabortag's rows
+The references, the 10 ms frame grid and every metric come from ``gabortag.tasks.vad.evaluate``, the
+code that measured the model card (``gabortag/training/recipes/release_vad.py``), so gabortag's rows
 are the card's numbers. Each system gives, per file, graded scores at a fixed hop (for the
 AUC) and its decisions as segments (for F1 / DER); see benchmarks/README.md.
 """
@@ -47,9 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from gabortag.audio import load_audio
-from gabortag.evaluation import FRAME_S, Reference, evaluate, meetings_split
-from gabortag.results import Segment
+from gabortag.io.audio import load_audio
+from gabortag.tasks.results import Segment
+from gabortag.tasks.vad.evaluate import FRAME_S, Reference, evaluate, meetings_split
 
 SR = 16000
 ALL_SYSTEMS = ("gabortag", "silero", "ten-vad", "earshot", "webrtcvad")
@@ -97,7 +97,7 @@ class System:
 
 def make_gabortag(model_name: str, label: str = "gabortag") -> System:
     import gabortag
-    from gabortag.vad import default_options
+    from gabortag.tasks.vad.api import default_options
 
     model = gabortag.load_model(model_name, threads=1)
     if model.sample_rate != SR:
@@ -313,7 +313,7 @@ def preload(name: str) -> None:
 def evaluate_system(
     system: System, sets: dict[str, list[int]], refs: list[Reference], wavs: list[np.ndarray]
 ) -> dict[str, SetMetrics]:
-    """Per set, per decision: ``gabortag.evaluation.evaluate`` over the set's files pooled
+    """Per set, per decision: ``gabortag.tasks.vad.evaluate.evaluate`` over the set's files pooled
     (``sets`` maps a set name to indices into ``refs`` / ``wavs``)."""
     outs = [system.outputs(w) for w in wavs]
     res: dict[str, SetMetrics] = {}
@@ -396,7 +396,9 @@ def load_sets(data: Path, suites: Path | None) -> tuple[list[Reference], dict[st
             add(split, meetings_split(data, split))
         return refs, sets, "development"
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from gabortag.training.vad_suites import load_suite  # no torch: numpy and soundfile only
+    from gabortag.training.recipes.vad_suites import (
+        load_suite,  # no torch: numpy and soundfile only
+    )
 
     for split, title in (("dev", "development"), ("test", "test")):
         groups = load_suite(suites, data, split)
@@ -411,7 +413,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"), help="data folder")
     ap.add_argument(
-        "--suites", type=Path, default=None, help="held-out suites (gabortag.training.vad_suites)"
+        "--suites",
+        type=Path,
+        default=None,
+        help="held-out suites (gabortag.training.recipes.vad_suites)",
     )
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--repeats", type=int, default=5, help="timing repetitions (median taken)")
@@ -464,7 +469,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.suites is not None and not (args.suites / "dev").is_dir():
         print(
-            f"no suites at {args.suites} (python -m gabortag.training.vad_suites)", file=sys.stderr
+            f"no suites at {args.suites} (python -m gabortag.training.recipes.vad_suites)",
+            file=sys.stderr,
         )
         return 2
     refs, sets, select_on = load_sets(args.data, args.suites)
@@ -589,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
                 "label": "frame centre inside a reference speech turn",
                 "scored": "frame centre inside the UEM",
                 "pooling": "all scored frames of a set pooled",
-                "evaluation": "gabortag.evaluation.evaluate (as the model card)",
+                "evaluation": "gabortag.tasks.vad.evaluate.evaluate (as the model card)",
                 "selection_set": select_on,
                 "rtf": "median over repeats of processing seconds / audio seconds, "
                 "decoded audio in memory, 1 thread",

@@ -1,6 +1,6 @@
 """Equal-budget first-layer ablation of the VAD recipe, from the training runs' own logs.
 
-Each run is ``python -m gabortag.training.train_vad ... --steps 3000 --stop-at 500
+Each run is ``python -m gabortag.training.recipes.train_vad ... --steps 3000 --stop-at 500
 --first-layer {gabor,conv,none}`` (the shipped run went on to 3,000): same data, seed,
 schedule and back end; only the first layer differs. Its log holds the pooled and per-group
 ROC-AUC on the development suite at each evaluation (the code that selects checkpoints).

@@ -17,6 +17,8 @@ Python API::
     spec = gabortag.TaskSpec("vad", options={"pad": 0.1})   # many files, 4 processes
     for outcome in gabortag.process_files(spec, paths, jobs=4):
         print(outcome.path)                                  # a VadResult or a Failure
+    report = gabortag.tag_files(spec, ["calls/"], "out/", "csv", jobs=4)  # what the CLI runs
+    print(report.summary.processed, report.summary.failed)
 
 Heavy modules (numpy, onnxruntime) are imported on first use, so ``gabortag --help`` is instant.
 """
@@ -47,43 +49,45 @@ __all__ = [
     "detect_speech",
     "load_model",
     "process_files",
+    "tag_files",
     "tag_scenes",
 ]
 
 _LAZY = {
-    "detect_speech": "gabortag.vad",
-    "detect_calls": "gabortag.birdcalls",
-    "EventOptions": "gabortag.events",
-    "Event": "gabortag.results",
-    "EventResult": "gabortag.results",
+    "detect_speech": "gabortag.tasks.vad.api",
+    "detect_calls": "gabortag.tasks.birdcalls.api",
+    "EventOptions": "gabortag.tasks.birdcalls.decode",
+    "Event": "gabortag.tasks.results",
+    "EventResult": "gabortag.tasks.results",
     "AnnotationError": "gabortag.errors",
     "load_model": "gabortag.inference",
-    "VadOptions": "gabortag.postprocess",
-    "VadResult": "gabortag.results",
-    "Segment": "gabortag.results",
+    "VadOptions": "gabortag.tasks.vad.decode",
+    "VadResult": "gabortag.tasks.results",
+    "Segment": "gabortag.tasks.results",
     "AudioError": "gabortag.errors",
     "GabortagError": "gabortag.errors",
     "ModelError": "gabortag.errors",
-    "tag_scenes": "gabortag.scenes",
-    "SceneOptions": "gabortag.scenes",
-    "SceneResult": "gabortag.results",
-    "TaskSpec": "gabortag.tasks",
-    "Failure": "gabortag.batch",
-    "process_files": "gabortag.parallel",
+    "tag_scenes": "gabortag.tasks.scenes.api",
+    "SceneOptions": "gabortag.tasks.scenes.api",
+    "SceneResult": "gabortag.tasks.results",
+    "TaskSpec": "gabortag.batch.spec",
+    "Failure": "gabortag.batch.run",
+    "process_files": "gabortag.batch",
+    "tag_files": "gabortag.batch",
 }
 
 if TYPE_CHECKING:
-    from .batch import Failure
-    from .birdcalls import detect_calls
+    from .batch import process_files, tag_files
+    from .batch.run import Failure
+    from .batch.spec import TaskSpec
     from .errors import AnnotationError, AudioError, GabortagError, ModelError
-    from .events import EventOptions
     from .inference import load_model
-    from .parallel import process_files
-    from .postprocess import VadOptions
-    from .results import Event, EventResult, SceneResult, Segment, VadResult
-    from .scenes import SceneOptions, tag_scenes
-    from .tasks import TaskSpec
-    from .vad import detect_speech
+    from .tasks.birdcalls.api import detect_calls
+    from .tasks.birdcalls.decode import EventOptions
+    from .tasks.results import Event, EventResult, SceneResult, Segment, VadResult
+    from .tasks.scenes.api import SceneOptions, tag_scenes
+    from .tasks.vad.api import detect_speech
+    from .tasks.vad.decode import VadOptions
 
 
 def __getattr__(name: str) -> Any:

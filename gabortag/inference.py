@@ -1,6 +1,6 @@
 """Running a frame-scoring ONNX model over audio of any length, in chunks, exactly.
 
-The exported graphs are *valid* convolutions along time (see ``gabortag.training.vadnet``):
+The exported graphs are *valid* convolutions along time (see ``gabortag.training.nets.framenet``):
 output frame ``j`` is a function of padded samples ``[j·hop, j·hop + receptive_field)``, where
 the padded signal is ``left_pad`` zeros, the audio, then zeros. :class:`FrameScorer` feeds the
 network overlapping windows of that padded signal, so scores of a stream cut into blocks of any

@@ -1,7 +1,7 @@
 """How far the energy rule's speech masks are from real time stamps.
 
 The voice activity recipe labels clips that carry no time stamps with
-:func:`gabortag.training.labels.energy_speech_mask`. This script applies that rule (and
+:func:`gabortag.training.recipes.labels.energy_speech_mask`. This script applies that rule (and
 variants of its three constants) to recordings that do carry real speech time stamps, and
 prints frame precision, recall, F1 and the median onset / offset error of matched segments
 (10 ms frames):
@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from gabortag.evaluation import merge_intervals
-from gabortag.training import labels
-from gabortag.training.labels import FRAME, intervals_to_mask, read_rttm
-from gabortag.training.vad_data import load_16k
-from gabortag.training.vad_sources import Roots
-from gabortag.training.vad_suites import speechbrain_vad
+from gabortag.tasks.vad.evaluate import merge_intervals
+from gabortag.training.recipes import labels
+from gabortag.training.recipes.labels import FRAME, intervals_to_mask, read_rttm
+from gabortag.training.recipes.vad_data import load_16k
+from gabortag.training.recipes.vad_sources import Roots
+from gabortag.training.recipes.vad_suites import speechbrain_vad
 
 VARIANTS = {  # name -> (max gap frames, widen frames, dB below peak)
     "previous rule (gap 250 ms, widen 20 ms, peak-30 dB)": (25, 2, 30.0),

@@ -2,13 +2,13 @@
 # Gather every real-audio source of the voice activity recipe into one folder, without
 # installing anything: Debian packages are downloaded and unpacked, public repositories are
 # cloned at fixed commits. Nothing here is redistributed by gabortag; see each source's licence
-# (gabortag/training/vad_sources.py lists them, the model card quotes them).
+# (gabortag/training/recipes/vad_sources.py lists them, the model card quotes them).
 #
 #   bash scripts/fetch_training_data.sh [DIR]      # default DIR: ./extdata
 #
 # Leaves DIR/*.deb (their file names carry the exact versions), the unpacked packages in
 # DIR/x/usr/share/..., and the repositories' audio in DIR/git/<name>/ (the layout that
-# gabortag/training/vad_sources.py reads). About 3 GB of downloads; safe to run again.
+# gabortag/training/recipes/vad_sources.py reads). About 3 GB of downloads; safe to run again.
 set -euo pipefail
 DIR="${1:-extdata}"
 PACKAGES=(

@@ -26,7 +26,7 @@ TINY_FREQ_RANGE = (500.0, 12000.0)
 def _export_tiny(path: Path) -> None:
     """Export a random 10-class network at 32 kHz, 10 ms hop, with the runtime's metadata."""
     from gabortag.training.export import export_onnx, gabor_parameters, json_meta
-    from gabortag.training.vadnet import VadConfig, VadNet
+    from gabortag.training.nets.framenet import VadConfig, VadNet
 
     config = VadConfig(
         sample_rate=32000,

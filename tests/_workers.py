@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import os
 
-from gabortag.batch import Failure
-from gabortag.discover import InputItem
-from gabortag.results import VadResult
-from gabortag.tasks import TaskSpec, run_item
+from gabortag.batch.run import Failure
+from gabortag.batch.spec import TaskSpec, run_item
+from gabortag.io.discover import InputItem
+from gabortag.tasks.results import VadResult
 
 
 def die_on_crash(spec: TaskSpec, item: InputItem) -> VadResult | Failure:
-    """:func:`gabortag.tasks.run_item`, except that the worker process given an input whose
+    """:func:`gabortag.batch.spec.run_item`, except that the worker process given an input whose
     name starts with ``crash`` dies at once, as one killed or out of memory does."""
     if os.path.basename(item.source).startswith("crash"):
         os._exit(3)

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Sequence
 
-from gabortag.writers import Result, get_writer
+from gabortag.io.formats import Result, get_writer
 
 
 def write_one(fmt: str, result: Result, *, task: str) -> str:

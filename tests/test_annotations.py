@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gabortag.annotations import AnnotatedEvent, read_event_annotations
 from gabortag.errors import AnnotationError, GabortagError
+from gabortag.io.annotations import AnnotatedEvent, read_event_annotations
 
 RAVEN_HEADER = "Selection\tView\tChannel\tBegin Time (s)\tEnd Time (s)\tLow Freq (Hz)\tType"
 

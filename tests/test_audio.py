@@ -18,9 +18,9 @@ import soxr
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gabortag import audio
-from gabortag.audio import AudioInfo, load_audio, open_stream, probe
 from gabortag.errors import AudioError
+from gabortag.io import audio
+from gabortag.io.audio import AudioInfo, load_audio, open_stream, probe
 
 RNG = np.random.default_rng(1234)
 

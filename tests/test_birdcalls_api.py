@@ -9,13 +9,13 @@ import pytest
 import soundfile as sf
 
 import gabortag
-from gabortag.audio import load_audio
-from gabortag.birdcalls import _bands, default_options, detect_calls, frequency_band
 from gabortag.errors import ModelError
-from gabortag.events import Detection, EventOptions, decode_events
 from gabortag.inference import load_model
+from gabortag.io.audio import load_audio
 from gabortag.models import manifest
-from gabortag.spectral import frequency_range
+from gabortag.tasks.birdcalls.api import _bands, default_options, detect_calls, frequency_band
+from gabortag.tasks.birdcalls.bands import frequency_range
+from gabortag.tasks.birdcalls.decode import Detection, EventOptions, decode_events
 
 EVERYTHING = EventOptions(min_confidence=0.0, min_duration=0.0, min_gap=0.0)
 

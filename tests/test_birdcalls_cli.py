@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from gabortag.io.formats import formats
 from gabortag.models import manifest
-from gabortag.writers import formats
 
 from _cli_helpers import (  # isort: skip
     assert_bad_inputs_reported,
@@ -281,7 +281,7 @@ def test_outputs_read_back_as_annotation_tables(
 ) -> None:
     """A model's csv or Raven output, corrected by hand, is the annotation table that trains
     or evaluates the next model: it reads back as the events the json output holds."""
-    from gabortag.annotations import read_event_annotations
+    from gabortag.io.annotations import read_event_annotations
 
     reference = run("birdcalls", *clips, "-m", bird_model, *ALL, "-q", cwd=tmp_path)
     want = events_of(json.loads(reference.stdout))

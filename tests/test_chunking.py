@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gabortag.audio import load_audio
 from gabortag.inference import FrameScorer, Model, load_model
+from gabortag.io.audio import load_audio
 
 DATA = Path(__file__).parent / "data"
 

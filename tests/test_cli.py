@@ -23,7 +23,7 @@ import pytest
 import soundfile as sf
 
 import gabortag
-from gabortag.writers import EXTENSIONS, FORMATS
+from gabortag.io.formats import EXTENSIONS, FORMATS
 
 from _cli_helpers import needs_script, run  # isort: skip
 

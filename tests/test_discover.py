@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gabortag.discover import AUDIO_EXTENSIONS, InputItem, _glob_root, discover, is_audio_name
 from gabortag.errors import AudioError
+from gabortag.io.discover import AUDIO_EXTENSIONS, InputItem, _glob_root, discover, is_audio_name
 
 
 def touch(root: Path, *names: str) -> None:

@@ -15,11 +15,20 @@ import soundfile as sf
 import typer
 from typer.testing import CliRunner
 
-from gabortag.annotations import read_rttm, read_speech_reference, read_uem
-from gabortag.audio import load_audio
-from gabortag.cli_eval import eval_command
+from gabortag.cli.eval import eval_command
 from gabortag.errors import AnnotationError, ModelError
-from gabortag.evaluation import (
+from gabortag.inference import load_model
+from gabortag.io.annotations import read_rttm, read_speech_reference, read_uem
+from gabortag.io.audio import load_audio
+from gabortag.tasks.birdcalls.decode import decode_events
+from gabortag.tasks.birdcalls.evaluate import (
+    evaluate_bird_files,
+    evaluate_events,
+    frame_classes,
+    typed_matches,
+)
+from gabortag.tasks.vad.api import default_options, detect_speech
+from gabortag.tasks.vad.evaluate import (
     FRAME_S,
     Reference,
     evaluate,
@@ -28,15 +37,6 @@ from gabortag.evaluation import (
     reference_id,
     reference_labels,
 )
-from gabortag.event_metrics import (
-    evaluate_bird_files,
-    evaluate_events,
-    frame_classes,
-    typed_matches,
-)
-from gabortag.events import decode_events
-from gabortag.inference import load_model
-from gabortag.vad import default_options, detect_speech
 
 DATA = Path(__file__).parent / "data"
 CLIP = DATA / "speech_noise.flac"
@@ -298,7 +298,7 @@ def test_bird_files_equal_event_metrics_by_hand(bird_model: str, tmp_path: Path)
 def test_bird_files_scored_against_their_own_events_are_perfect(
     bird_model: str, tmp_path: Path
 ) -> None:
-    from gabortag.birdcalls import detect_calls
+    from gabortag.tasks.birdcalls.api import detect_calls
 
     song = tmp_path / "song.flac"
     _synthetic_song(song)

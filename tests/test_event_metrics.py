@@ -9,7 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gabortag.event_metrics import boundary_errors, evaluate_events, frame_classes, levenshtein
+from gabortag.tasks.birdcalls.evaluate import (
+    boundary_errors,
+    evaluate_events,
+    frame_classes,
+    levenshtein,
+)
 
 LABELS = ["background", "a", "b"]
 

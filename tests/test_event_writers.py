@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from gabortag.batch import output_path, plan_output, run_batch
-from gabortag.discover import InputItem
+from gabortag.batch.plan import output_path, plan_output
+from gabortag.batch.run import run_batch
 from gabortag.errors import AudioError
-from gabortag.results import SCHEMA_VERSION, Event, EventResult
-from gabortag.writers import FORMATS, RAVEN_COLUMNS, extension, formats, get_writer
+from gabortag.io.discover import InputItem
+from gabortag.io.formats import FORMATS, RAVEN_COLUMNS, extension, formats, get_writer
+from gabortag.tasks.results import SCHEMA_VERSION, Event, EventResult
 
 import _writer_helpers as writing  # isort: skip
 from _writer_helpers import parse_raven  # isort: skip

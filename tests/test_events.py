@@ -1,4 +1,4 @@
-"""Decoding typed events from synthetic frame probabilities (gabortag.events)."""
+"""Decoding typed events from synthetic frame probabilities (gabortag.tasks.birdcalls.decode)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gabortag.events import (
+from gabortag.tasks.birdcalls.decode import (
     Detection,
     EventOptions,
     call_frames,

@@ -14,12 +14,12 @@ ort = pytest.importorskip("onnxruntime")
 
 from _torch_helpers import randomise_parameters, speech_like, stationary_noise  # noqa: E402
 
-from gabortag.audio import load_audio  # noqa: E402
 from gabortag.inference import Model, load_model  # noqa: E402
+from gabortag.io.audio import load_audio  # noqa: E402
 from gabortag.models import METADATA_KEYS, manifest, models_dir, resolve  # noqa: E402
 from gabortag.training.export import export_onnx, gabor_parameters, json_meta  # noqa: E402
-from gabortag.training.train_vad import frame_probabilities  # noqa: E402
-from gabortag.training.vadnet import VadConfig, VadNet  # noqa: E402
+from gabortag.training.nets.framenet import VadConfig, VadNet  # noqa: E402
+from gabortag.training.recipes.train_vad import frame_probabilities  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 CHECKPOINT = Path(__file__).resolve().parent.parent / "models" / "vad-gabor-16k.pt"

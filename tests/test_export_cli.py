@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 pytest.importorskip("torch")
 onnx = pytest.importorskip("onnx")
 
-from gabortag.audio import load_audio  # noqa: E402
-from gabortag.cli_export import export_command  # noqa: E402
+from gabortag.cli.export import export_command  # noqa: E402
 from gabortag.inference import Model, load_model  # noqa: E402
+from gabortag.io.audio import load_audio  # noqa: E402
 from gabortag.models import METADATA_KEYS, resolve, sha256_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

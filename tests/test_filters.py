@@ -1,4 +1,5 @@
-"""``gabortag.filters`` (kernels in physical units), ``gabortag.plots`` and ``gabortag filters``.
+"""``gabortag.kernels.table`` (kernels in physical units), ``gabortag.kernels.plots`` and
+``gabortag filters``.
 
 The table is checked against ``GaborConv2d.describe`` and the kernel images against
 ``GaborConv2d.kernels()`` (both need torch); the bundled models and the command need neither.
@@ -20,9 +21,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from gabortag.cli_filters import filters
+from gabortag.cli.filters import filters
 from gabortag.errors import ModelError
-from gabortag.filters import (
+from gabortag.kernels.table import (
     ROW_FIELDS,
     GaborParams,
     Grid,
@@ -68,7 +69,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def _random_layer(seed: int, kernel_size: tuple[int, int] = (9, 31)) -> Any:
     torch = pytest.importorskip("torch")
-    from gabortag.training.gabor import GaborConv2d
+    from gabortag.training.nets.gabor import GaborConv2d
 
     layer = GaborConv2d(12, kernel_size, seed=seed)
     gen = torch.Generator().manual_seed(seed + 1)
@@ -129,7 +130,7 @@ def test_images_accept_the_metadata_dict_and_a_kernel_size() -> None:
 def test_checkpoint_table_equals_describe_on_the_mel_grid(tmp_path: Path) -> None:
     """A .pt checkpoint: frame rate is sample_rate / mel_hop (the Gabor stride does not count)."""
     torch = pytest.importorskip("torch")
-    from gabortag.training.vadnet import VadConfig, VadNet
+    from gabortag.training.nets.framenet import VadConfig, VadNet
 
     cfg = VadConfig(n_kernels=6, channels=8, dilations=(1,), gabor_stride=2)
     net = VadNet(cfg, seed=3)
@@ -199,7 +200,7 @@ def test_fold_modulation_and_sweep_direction() -> None:
 
 def _conv_checkpoint(tmp_path: Path) -> Path:
     torch = pytest.importorskip("torch")
-    from gabortag.training.vadnet import VadConfig, VadNet
+    from gabortag.training.nets.framenet import VadConfig, VadNet
 
     cfg = VadConfig(first_layer="conv", n_kernels=2, channels=8, dilations=(1,))
     path = tmp_path / "conv.pt"
@@ -222,7 +223,7 @@ def test_non_gabor_onnx_is_a_usage_error(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("onnx")
     from gabortag.training.export import export_onnx, json_meta
-    from gabortag.training.vadnet import VadConfig, VadNet
+    from gabortag.training.nets.framenet import VadConfig, VadNet
 
     net = VadNet(VadConfig(first_layer="conv", n_kernels=2, channels=8, dilations=(1,)))
     path = tmp_path / "conv.onnx"
@@ -261,7 +262,7 @@ def test_initial_values_only_when_stored(tmp_path: Path) -> None:
 
     torch = pytest.importorskip("torch")
     from gabortag.training.export import gabor_parameters
-    from gabortag.training.vadnet import VadConfig, VadNet
+    from gabortag.training.nets.framenet import VadConfig, VadNet
 
     cfg = VadConfig(n_kernels=4, channels=8, dilations=(1,))
     net = VadNet(cfg, seed=1)
@@ -337,7 +338,7 @@ def test_no_plots_flag(tmp_path: Path) -> None:
 
 
 def test_plot_functions_directly(tmp_path: Path) -> None:
-    from gabortag.plots import plot_kernels, plot_modulation
+    from gabortag.kernels.plots import plot_kernels, plot_modulation
 
     rows, _ = kernels_of_model("birdcalls")
     plot_modulation([("birdcalls", rows)], tmp_path / "m.png", fold=False, nyquist_hz=20.0)
@@ -350,7 +351,7 @@ def test_plot_functions_directly(tmp_path: Path) -> None:
 
 def test_importing_the_modules_loads_neither_torch_nor_matplotlib() -> None:
     code = (
-        "import sys, gabortag.filters, gabortag.plots, gabortag.cli_filters; "
+        "import sys, gabortag.kernels.table, gabortag.kernels.plots, gabortag.cli.filters; "
         "print(sorted(m for m in ('torch', 'matplotlib') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -129,7 +129,7 @@ def test_logmel_matches_numpy(
     win: int, hop: int, n_mels: int, f_min: float, f_max: float, n: int
 ) -> None:
     torch = pytest.importorskip("torch")
-    from gabortag.training.frontend import LogMel
+    from gabortag.training.nets.frontend import LogMel
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
@@ -148,7 +148,7 @@ def test_logmel_matches_numpy(
 def test_logmel_frames_are_local() -> None:
     """Frame i depends on samples [i*hop, i*hop + win) only (valid framing, no padding)."""
     torch = pytest.importorskip("torch")
-    from gabortag.training.frontend import LogMel
+    from gabortag.training.nets.frontend import LogMel
 
     front = LogMel()
     wav = torch.randn(1, 4000, generator=torch.Generator().manual_seed(0)) * 0.1

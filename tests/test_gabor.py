@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from gabortag.melscale import bins_per_octave  # noqa: E402
-from gabortag.training.gabor import MODES, GaborConv2d  # noqa: E402
+from gabortag.training.nets.gabor import MODES, GaborConv2d  # noqa: E402
 
 PARAM_NAMES = {"log_sigma_t", "log_sigma_f", "freq_logit", "gamma"}
 

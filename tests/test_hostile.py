@@ -30,11 +30,11 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 import gabortag
-import gabortag.audio
-from gabortag.audio import load_audio
+import gabortag.io.audio
 from gabortag.cli import app
 from gabortag.errors import AudioError, GabortagError
-from gabortag.writers import rttm_uri
+from gabortag.io.audio import load_audio
+from gabortag.io.formats import rttm_uri
 
 from _cli_helpers import needs_script, run  # isort: skip
 
@@ -383,7 +383,7 @@ def test_unreadable_file_whoever_runs_the_tests(
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), file)
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(gabortag.audio, "open", deny, raising=False)
+    monkeypatch.setattr(gabortag.io.audio, "open", deny, raising=False)
     for call in (gabortag.detect_speech, gabortag.detect_calls):
         with pytest.raises(AudioError, match=r"permission denied$"):
             call(locked)

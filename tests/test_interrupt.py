@@ -211,7 +211,7 @@ def test_a_signal_while_the_temporary_file_is_made_leaves_nothing(
     leave it behind: it is now delivered once its name is known, and the file is removed."""
     import tempfile
 
-    from gabortag.batch import atomic_open
+    from gabortag.io.atomic import atomic_open
 
     real = tempfile.mkstemp
 

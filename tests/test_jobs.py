@@ -14,16 +14,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from gabortag.batch import Failure
-from gabortag.discover import InputItem
-from gabortag.parallel import (
-    WorkerPool,
-    ordered_outcomes,
-    process_files,
-    threads_per_job,
-)
-from gabortag.results import VadResult
-from gabortag.tasks import TaskSpec, processor
+from gabortag.batch import process_files
+from gabortag.batch.local import WorkerPool
+from gabortag.batch.run import Failure
+from gabortag.batch.spec import TaskSpec, processor
+from gabortag.batch.window import ordered_outcomes, threads_per_job
+from gabortag.io.discover import InputItem
+from gabortag.tasks.results import VadResult
 
 from _cli_helpers import needs_script, run  # isort: skip
 
@@ -171,7 +168,7 @@ def test_spec_pickles_and_keys_the_cache() -> None:
 
 
 def test_threads_are_shared_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("gabortag.parallel.cpu_count", lambda: 8)
+    monkeypatch.setattr("gabortag.batch.window.cpu_count", lambda: 8)
     assert [threads_per_job(j) for j in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
     assert threads_per_job(4, threads=3) == 3
 

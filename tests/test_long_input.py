@@ -11,7 +11,7 @@ import soundfile as sf
 
 CHILD = """
 import resource, sys
-from gabortag.vad import detect_speech
+from gabortag.tasks.vad.api import detect_speech
 result = detect_speech(sys.argv[1], threads=1)
 print(result.duration, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """

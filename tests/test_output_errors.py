@@ -23,8 +23,8 @@ import pytest
 import soundfile as sf
 from typer.testing import CliRunner
 
-import gabortag.batch
-import gabortag.writers
+import gabortag.io.atomic
+import gabortag.io.formats
 from gabortag.cli import app
 
 from _cli_helpers import GABORTAG, needs_script, run  # isort: skip
@@ -88,14 +88,14 @@ def fail_fsync(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def fail_mid_document(monkeypatch: pytest.MonkeyPatch) -> None:
     """The disk fills up in the middle of an output: half of it is written, then ENOSPC."""
-    real = gabortag.writers.JsonWriter._write_item
+    real = gabortag.io.formats.JsonWriter._write_item
 
     def write_item(self: Any, result: Any, stream: Any) -> None:
         real(self, result, stream)
         stream.flush()
         raise ENOSPC
 
-    monkeypatch.setattr(gabortag.writers.JsonWriter, "_write_item", write_item)
+    monkeypatch.setattr(gabortag.io.formats.JsonWriter, "_write_item", write_item)
 
 
 def fail_create(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,7 +104,7 @@ def fail_create(monkeypatch: pytest.MonkeyPatch) -> None:
     def mkstemp(*args: Any, **kwargs: Any) -> tuple[int, str]:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-    monkeypatch.setattr(gabortag.batch.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(gabortag.io.atomic.tempfile, "mkstemp", mkstemp)
 
 
 FAULTS: dict[str, tuple[Callable[[pytest.MonkeyPatch], None], str]] = {
@@ -250,10 +250,10 @@ def test_only_temporaries_of_processes_gone_are_removed(tmp_path: Path) -> None:
     stale = {f".x.json.abcd_123.{pid}.tmp", f".a b.selections.txt.z9_x0y1w.{pid}.tmp"}
     for name in kept | stale:
         (tmp_path / name).write_text("x", encoding="utf-8")
-    removed = gabortag.batch.remove_stale_temporaries(tmp_path)
+    removed = gabortag.io.atomic.remove_stale_temporaries(tmp_path)
     assert sorted(p.name for p in removed) == sorted(stale)
     assert set(os.listdir(tmp_path)) == kept
-    assert gabortag.batch.remove_stale_temporaries(tmp_path / "missing") == []
+    assert gabortag.io.atomic.remove_stale_temporaries(tmp_path / "missing") == []
 
 
 @needs_script

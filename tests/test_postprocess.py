@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gabortag.postprocess import VadOptions, hysteresis, runs, segments_from_scores
-from gabortag.results import Segment
+from gabortag.tasks.results import Segment
+from gabortag.tasks.vad.decode import VadOptions, hysteresis, runs, segments_from_scores
 
 HOP = 0.25
 RAW = VadOptions(onset=0.5, offset=0.35, min_speech=0.0, min_silence=0.0, pad=0.0)

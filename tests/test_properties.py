@@ -29,15 +29,15 @@ import soxr
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import gabortag.birdcalls
-from gabortag.annotations import read_event_annotations, read_rttm
-from gabortag.audio import Input, load_audio, open_stream
-from gabortag.birdcalls import detect_calls
+import gabortag.tasks.birdcalls.api
 from gabortag.inference import Model, load_model
-from gabortag.postprocess import VadOptions
-from gabortag.results import EventResult, VadResult
-from gabortag.vad import detect_speech
-from gabortag.writers import FORMATS, formats, get_writer, rttm_uri
+from gabortag.io.annotations import read_event_annotations, read_rttm
+from gabortag.io.audio import Input, load_audio, open_stream
+from gabortag.io.formats import FORMATS, formats, get_writer, rttm_uri
+from gabortag.tasks.birdcalls.api import detect_calls
+from gabortag.tasks.results import EventResult, VadResult
+from gabortag.tasks.vad.api import detect_speech
+from gabortag.tasks.vad.decode import VadOptions
 
 from test_writers import check_one  # isort: skip
 
@@ -171,7 +171,10 @@ def recut(blocks: Iterable[np.ndarray], cuts: list[int]) -> Iterator[np.ndarray]
 @contextmanager
 def blocks_cut_at(cuts: list[int]) -> Iterator[None]:
     """Make :func:`detect_calls` read files in blocks of the sizes ``cuts``, both passes."""
-    real_input, real_stream = gabortag.birdcalls.open_input, gabortag.birdcalls.open_stream
+    real_input, real_stream = (
+        gabortag.tasks.birdcalls.api.open_input,
+        gabortag.tasks.birdcalls.api.open_stream,
+    )
 
     def open_input(*args: Any, **kwargs: Any) -> Input:
         opened = real_input(*args, **kwargs)
@@ -182,8 +185,8 @@ def blocks_cut_at(cuts: list[int]) -> Iterator[None]:
         return info, recut(blocks, cuts)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(gabortag.birdcalls, "open_input", open_input)
-        patch.setattr(gabortag.birdcalls, "open_stream", open_stream_)
+        patch.setattr(gabortag.tasks.birdcalls.api, "open_input", open_input)
+        patch.setattr(gabortag.tasks.birdcalls.api, "open_stream", open_stream_)
         yield
 
 

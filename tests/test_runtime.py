@@ -14,8 +14,8 @@ import pytest
 
 from gabortag import runtime
 from gabortag.errors import ModelError
-from gabortag.results import VadResult
-from gabortag.vad import detect_speech
+from gabortag.tasks.results import VadResult
+from gabortag.tasks.vad.api import detect_speech
 
 CLIP = Path(__file__).parent / "data" / "speech_noise.flac"
 

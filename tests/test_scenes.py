@@ -1,4 +1,4 @@
-"""``gabortag.scenes``: window arithmetic, streaming equal to whole-file processing, label
+"""``gabortag.tasks.scenes.api``: window arithmetic, streaming equal to whole-file processing, label
 selection, summaries, and the model's contract (on the tiny model of ``_scenes_model``)."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from gabortag.errors import AudioError, ModelError
 from gabortag.inference import Model, load_model
-from gabortag.results import LabelSummary, SceneLabel, SceneResult, SceneWindow, ScoredSpan
-from gabortag.scenes import (
+from gabortag.tasks.results import LabelSummary, SceneLabel, SceneResult, SceneWindow, ScoredSpan
+from gabortag.tasks.scenes.api import (
     SceneOptions,
     default_options,
     iter_windows,

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from gabortag.io.formats import formats
 from gabortag.models import manifest
-from gabortag.writers import formats
 
 import _scenes_model as tiny  # isort: skip
 from _cli_helpers import (  # isort: skip

@@ -22,7 +22,7 @@ DATA = Path(os.environ.get("GABORTAG_DATA", ROOT / ".." / "shared" / "data"))
 
 
 def _top_labels(path: Path) -> list[str]:
-    from gabortag.scenes import tag_scenes
+    from gabortag.tasks.scenes.api import tag_scenes
 
     result = tag_scenes(str(path), model="scenes")
     return [w.labels[0].label for w in result.windows if w.labels]
@@ -48,8 +48,8 @@ def test_cli_summary_names_speech(tmp_path: Path) -> None:
 
 def test_onnx_matches_checkpoint() -> None:
     torch = pytest.importorskip("torch")
-    from gabortag.audio import load_audio
-    from gabortag.training.scenenet import from_checkpoint
+    from gabortag.io.audio import load_audio
+    from gabortag.training.nets.scenenet import from_checkpoint
 
     model = load_model("scenes", threads=1)
     ck = torch.load(models_dir() / model.card["checkpoint"], weights_only=False)
@@ -65,7 +65,7 @@ def test_onnx_matches_checkpoint() -> None:
 
 @pytest.mark.skipif(not (DATA / "esc10" / "meta.csv").is_file(), reason=f"no ESC-10 at {DATA}")
 def test_card_fold5_accuracy_is_reproduced(tmp_path: Path) -> None:
-    from gabortag.scene_metrics import evaluate_scene_files
+    from gabortag.tasks.scenes.evaluate import evaluate_scene_files
 
     rows = (DATA / "esc10" / "meta.csv").read_text().splitlines()[1:]
     files = [DATA / "esc10" / r.split(",")[0] for r in rows if r.split(",")[2] == "5"]

@@ -20,17 +20,17 @@ from _cli_helpers import needs_script, run  # noqa: E402
 
 from gabortag.inference import Model  # noqa: E402
 from gabortag.models import ModelSpec  # noqa: E402
-from gabortag.scene_metrics import (  # noqa: E402
+from gabortag.tasks.scenes.evaluate import (  # noqa: E402
     evaluate_scene_files,
     read_scene_reference,
     scene_report,
 )
+from gabortag.training.clips import noise_index, training_index  # noqa: E402
 from gabortag.training.export import export_onnx  # noqa: E402
-from gabortag.training.release_scenes import metadata  # noqa: E402
-from gabortag.training.scenenet import SceneConfig, SceneNet, from_checkpoint  # noqa: E402
-from gabortag.training.scenes_data import CLASSES, ESC10_CLASSES  # noqa: E402
-from gabortag.training.train_scenes import noise_index, training_index  # noqa: E402
-from gabortag.training.train_scenes_user import collect, split, windows  # noqa: E402
+from gabortag.training.nets.scenenet import SceneConfig, SceneNet, from_checkpoint  # noqa: E402
+from gabortag.training.recipes.release_scenes import metadata  # noqa: E402
+from gabortag.training.recipes.scenes_data import CLASSES, ESC10_CLASSES  # noqa: E402
+from gabortag.training.scenes import collect, split, windows  # noqa: E402
 
 SR = 16000
 
@@ -277,8 +277,8 @@ def test_eval_scenes_with_reference(scenes_model: Path, tmp_path: Path) -> None:
 
 def test_clip_scores_weight_windows_by_length(scenes_model: Path, tmp_path: Path) -> None:
     """A clip a few samples longer than the window: the tiny last window counts for its length."""
-    from gabortag.scene_metrics import clip_scores
-    from gabortag.scenes import SceneOptions, score_windows, windowing
+    from gabortag.tasks.scenes.api import SceneOptions, score_windows, windowing
+    from gabortag.tasks.scenes.evaluate import clip_scores
 
     rng = np.random.default_rng(2)
     x = np.concatenate([0.3 * rng.standard_normal(8000), np.full(8, 0.9)]).astype(np.float32)

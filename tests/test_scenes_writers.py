@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from gabortag.batch import output_path, plan_output, run_batch
-from gabortag.discover import InputItem
+from gabortag.batch.plan import output_path, plan_output
+from gabortag.batch.run import run_batch
 from gabortag.errors import AudioError
-from gabortag.results import SCHEMA_VERSION, SceneLabel, SceneResult, SceneWindow
-from gabortag.scenes import summarize
-from gabortag.writers import (
+from gabortag.io.discover import InputItem
+from gabortag.io.formats import (
     RAVEN_COLUMNS,
     SCENE_RAVEN_COLUMNS,
     extension,
@@ -25,6 +24,8 @@ from gabortag.writers import (
     get_writer,
     window_labels,
 )
+from gabortag.tasks.results import SCHEMA_VERSION, SceneLabel, SceneResult, SceneWindow
+from gabortag.tasks.scenes.api import summarize
 
 import _writer_helpers as writing  # isort: skip
 from _writer_helpers import parse_raven  # isort: skip

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from gabortag.batch import Failure
-from gabortag.parallel import process_files
-from gabortag.results import EventResult
-from gabortag.tasks import TaskSpec
+from gabortag.batch import process_files
+from gabortag.batch.run import Failure
+from gabortag.batch.spec import TaskSpec
+from gabortag.tasks.results import EventResult
 
 from _cli_helpers import needs_script, run  # isort: skip
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from gabortag.audio import load_audio
-from gabortag.evaluation import evaluate, meetings_split
 from gabortag.inference import load_model
-from gabortag.postprocess import segments_from_scores
-from gabortag.vad import default_options
+from gabortag.io.audio import load_audio
+from gabortag.tasks.vad.api import default_options
+from gabortag.tasks.vad.decode import segments_from_scores
+from gabortag.tasks.vad.evaluate import evaluate, meetings_split
 
 DATA = Path(os.environ.get("GABORTAG_DATA", Path(__file__).parents[1] / ".." / "shared" / "data"))
 
@@ -55,10 +55,10 @@ FINCH = DATA / "bengalese_finch"
 
 @pytest.mark.skipif(not (FINCH / "notes.csv").is_file(), reason=f"no finch data at {FINCH}")
 def test_bird_model_reproduces_its_card_and_meets_the_bar() -> None:
-    from gabortag.annotations import read_event_annotations
-    from gabortag.birdcalls import default_options as bird_options
-    from gabortag.event_metrics import evaluate_events
-    from gabortag.events import decode_events
+    from gabortag.io.annotations import read_event_annotations
+    from gabortag.tasks.birdcalls.api import default_options as bird_options
+    from gabortag.tasks.birdcalls.decode import decode_events
+    from gabortag.tasks.birdcalls.evaluate import evaluate_events
 
     model = load_model("birdcalls", threads=1)
     test_files = model.card["training"]["test_files"]

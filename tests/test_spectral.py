@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gabortag.spectral import PowerSpectrum, central_band, frequency_range
+from gabortag.tasks.birdcalls.bands import PowerSpectrum, central_band, frequency_range
 
 
 def tone(freq: float, seconds: float, sr: int, amp: float = 0.5) -> np.ndarray:

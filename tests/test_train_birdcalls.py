@@ -66,9 +66,9 @@ TINY = [
 
 
 def test_tiny_training_run_tells_two_chirp_types_apart(tmp_path: Path) -> None:
-    from gabortag.training.release_birdcalls import release
-    from gabortag.training.train_birdcalls import BIRD_CONFIG, train
-    from gabortag.training.vadnet import VadConfig
+    from gabortag.training.frames import BIRD_CONFIG, train
+    from gabortag.training.nets.framenet import VadConfig
+    from gabortag.training.recipes.release_birdcalls import release
 
     table = _make_corpus(tmp_path)
     config = VadConfig(

@@ -45,7 +45,7 @@ SMALL: dict[str, Any] = {"seconds": 1.0, "batch_size": 4, "threads": 2, "log": l
 
 
 def test_tiny_vad_training_run_finds_speech(tmp_path: Path) -> None:
-    from gabortag.training.train_vad_user import VAD_CONFIG, release, train
+    from gabortag.training.vad import VAD_CONFIG, release, train
 
     audio = tmp_path / "audio"
     audio.mkdir()
@@ -69,7 +69,7 @@ def test_tiny_vad_training_run_finds_speech(tmp_path: Path) -> None:
 
 def test_fine_tuning_starts_from_the_bundled_checkpoint(tmp_path: Path) -> None:
     from gabortag.models import find_entry, models_dir, read_card
-    from gabortag.training.train_vad_user import train
+    from gabortag.training.vad import train
 
     checkpoint = models_dir() / read_card(find_entry("vad"))["checkpoint"]
     audio = tmp_path / "audio"

@@ -13,14 +13,14 @@ torch = pytest.importorskip("torch")
 
 from _torch_helpers import speech_like, stationary_noise  # noqa: E402
 
-from gabortag.training.labels import (  # noqa: E402
+from gabortag.training.nets.framenet import VadConfig, VadNet  # noqa: E402
+from gabortag.training.recipes.labels import (  # noqa: E402
     FRAME,
     close_gaps,
     drop_short,
     energy_speech_mask,
 )
-from gabortag.training.train_vad import batch, frame_probabilities, mel_statistics  # noqa: E402
-from gabortag.training.vadnet import VadConfig, VadNet  # noqa: E402
+from gabortag.training.recipes.train_vad import batch, frame_probabilities, mel_statistics  # noqa: E402
 
 SR = 16000
 TINY = VadConfig(
@@ -239,7 +239,7 @@ def test_noise_floor_features_ignore_level_and_stationary_noise() -> None:
     # Above its local per-band floor, a recording's features do not change with its gain, and a
     # stationary noise bed alone comes out near zero: the level dependence the global
     # normalisation had is gone.
-    from gabortag.training.vadnet import NoiseFloor
+    from gabortag.training.nets.framenet import NoiseFloor
 
     rng = np.random.default_rng(3)
     floor = NoiseFloor(smooth=21, window=151, floor_min=-30.0)

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gabortag.results import SCHEMA_VERSION, FrameScores, Segment, VadResult
-from gabortag.writers import EXTENSIONS, FORMATS, get_writer, rttm_uri
+from gabortag.io.formats import EXTENSIONS, FORMATS, get_writer, rttm_uri
+from gabortag.tasks.results import SCHEMA_VERSION, FrameScores, Segment, VadResult
 
 TOL = 1e-3 + 1e-9  # formats round to the millisecond at worst
 

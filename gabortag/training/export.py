@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .gabor import GaborConv2d
+from .nets.gabor import GaborConv2d
 
 OPSET = 17
 
@@ -145,7 +145,7 @@ def release_facts(onnx_path: Path, worst: float) -> dict[str, Any]:
 
 def write_json(path: Path, value: object) -> None:
     """Write ``value`` as indented JSON, atomically (temporary file, then rename)."""
-    from ..batch import atomic_open
+    from ..io.atomic import atomic_open
 
     with atomic_open(path) as f:
         f.write(json.dumps(value, indent=2) + "\n")

@@ -1,0 +1,171 @@
+"""Processing many inputs at once in worker processes on this machine (``--jobs N``), submitted
+in order through a bounded window (:mod:`gabortag.batch.window`).
+
+Each worker process rebuilds the task from its :class:`~gabortag.batch.spec.TaskSpec` and loads the
+model once (:func:`gabortag.batch.spec.processor`); results come back to this process, which
+writes every output in input order (:func:`gabortag.batch.run.run_batch`), so outputs are the same,
+byte for byte, as with one process.
+
+Inputs that only this process can read (standard input, pipes such as ``<(cat a.wav)``) are
+processed here, in their turn. Workers are started with ``spawn`` (a fresh interpreter: no
+onnxruntime threads are forked) and only when at least two inputs are to be processed.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from .run import Failure, InProcess, Process, Runner
+from .spec import TaskSpec, processor, run_item
+from .window import (
+    WINDOW_PER_WORKER,
+    cpu_count,
+    file_size,
+    lost_reason,
+    ordered_outcomes,
+    threads_per_job,
+)
+
+if TYPE_CHECKING:
+    from ..io.discover import InputItem
+    from ..io.formats import Result
+
+#: Most worker processes that ``--jobs`` chooses by itself.
+MAX_DEFAULT_JOBS = 4
+
+#: With ``--jobs`` not given, inputs that add up to fewer bytes than this are processed in this
+#: process: starting the workers (about half a second, measured on 2 cores) would cost more
+#: than they save (32 MiB: 17 minutes of 16 kHz 16-bit WAV, 35 minutes of 128 kbit/s MP3).
+AUTO_MIN_BYTES = 32 * 2**20
+
+
+def default_jobs() -> int:
+    """Worker processes when ``--jobs`` is not given: one per core, at most
+    :data:`MAX_DEFAULT_JOBS`."""
+    return min(MAX_DEFAULT_JOBS, cpu_count())
+
+
+def _worker_init() -> None:
+    """Worker processes end at once on Ctrl-C, silently: this process reports it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+Target = Callable[[TaskSpec, "InputItem"], "Result | Failure"]
+
+
+class _SpawnPool:
+    """``jobs`` spawned worker processes running ``target``; when one dies (killed, out of
+    memory) the pool is broken, and the next :meth:`submit` starts a new one."""
+
+    def __init__(self, jobs: int, spec: TaskSpec, target: Target) -> None:
+        self.jobs, self.spec, self.target = jobs, spec, target
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _new(self) -> ProcessPoolExecutor:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_worker_init)
+
+    def submit(self, item: InputItem) -> Future[Result | Failure]:
+        if self._pool is None:
+            self._pool = self._new()
+        try:
+            return self._pool.submit(self.target, self.spec, item)
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new()
+            return self._pool.submit(self.target, self.spec, item)
+
+    def alone(self, item: InputItem) -> Result | Failure:
+        """``item`` processed with nothing else in flight here (a pool of one worker): after a
+        worker died, each input it took down is retried so, and only one that kills its
+        worker again fails."""
+        try:
+            return self.submit(item).result()
+        except BrokenProcessPool as err:
+            return Failure(item.source, lost_reason(err, alone=True))
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class WorkerPool(Runner):
+    """The :class:`~gabortag.batch.run.Runner` of ``--jobs N``: inputs processed in ``jobs`` worker
+    processes, each building ``spec`` (loading the model) once.
+
+    A worker that dies (killed, out of memory) takes down the inputs in flight: each of them
+    is then processed again in a worker of its own, so that only an input that kills its
+    worker a second time fails, and the batch goes on in new workers.
+
+    Args:
+        spec: the task; its ``threads`` (``None``: cores shared out, see
+            :func:`threads_per_job`) apply to each worker.
+        jobs: worker processes, never more than the inputs to process; with one, or one
+            input, inputs are processed in this process. ``None``: :func:`default_jobs`, or
+            none when the inputs add up to less than :data:`AUTO_MIN_BYTES`.
+        local: processes an input in this process (inputs only it can read, or one job);
+            ``None`` builds it from ``spec`` when needed.
+        target: what a worker runs on an input (a module-level function, so that it pickles).
+    """
+
+    def __init__(
+        self,
+        spec: TaskSpec,
+        jobs: int | None = None,
+        local: Process | None = None,
+        target: Target = run_item,
+    ):
+        if jobs is not None and jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        self.spec = spec
+        self.auto = jobs is None
+        self.jobs = default_jobs() if jobs is None else jobs
+        self._local = local
+        self.target = target
+        self.used = 0  # worker processes started by the last map()
+
+    def local(self) -> Process:
+        """What processes an input in this process."""
+        if self._local is None:
+            self._local = processor(self.spec).process
+        return self._local
+
+    def map(self, items: Sequence[InputItem]) -> Iterator[Result | Failure]:
+        sizes = [size for size in map(file_size, items) if size is not None]
+        jobs = min(self.jobs, len(sizes))
+        if self.auto and sum(sizes) < AUTO_MIN_BYTES:
+            jobs = 1
+        self.used = jobs if jobs > 1 else 0
+        if jobs <= 1:
+            yield from InProcess(self.local()).map(items)
+            return
+        spec = replace(self.spec, threads=threads_per_job(jobs, self.spec.threads))
+        pool = _SpawnPool(jobs, spec, self.target)
+        solo = _SpawnPool(1, spec, self.target)
+        try:
+            yield from ordered_outcomes(
+                items,
+                pool.submit,
+                self.local,
+                WINDOW_PER_WORKER * jobs,
+                lost=(BrokenProcessPool,),
+                retry=solo.alone,
+            )
+        finally:
+            pool.shutdown()
+            solo.shutdown()
+
+    def close(self) -> None:
+        pass  # each map() shuts its workers down
+
+    def where(self, provider: str) -> str:
+        if self.used:
+            return f"on {provider}, {self.used} worker processes"
+        return f"on {provider}"

@@ -1,0 +1,306 @@
+"""``gabortag eval``: measure a model on your annotated recordings (a thin layer that parses,
+validates and calls :func:`gabortag.tasks.vad.evaluate.evaluate_vad_files`,
+:func:`gabortag.tasks.birdcalls.evaluate.evaluate_bird_files` or
+:func:`gabortag.tasks.scenes.evaluate.evaluate_scene_files`).
+
+The metrics go to stdout as a table (to stderr when ``--json -`` puts the JSON on stdout);
+failed files and the one-line summary go to stderr. Exit codes: 0 every file was evaluated,
+1 some file could not be (no reference entry, unreadable audio: each is reported), 2 usage
+errors (unknown task, unreadable reference, wrong model, options of the other task).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..tasks.birdcalls.evaluate import EventFilesEvaluation
+    from ..tasks.scenes.evaluate import SceneFilesEvaluation
+    from ..tasks.vad.evaluate import FileFailure, VadFilesEvaluation
+
+TASKS = ("vad", "birdcalls", "scenes")
+
+
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    return Console(file=sys.stderr if stderr else sys.stdout, highlight=False, soft_wrap=True)
+
+
+def _usage_error(message: str) -> typer.Exit:
+    from rich.markup import escape
+
+    _console(True).print(f"[bold red]error:[/] {escape(message)}", markup=True)
+    return typer.Exit(2)
+
+
+def eval_command(
+    task: Annotated[str, typer.Argument(help="vad, birdcalls or scenes.", show_default=False)],
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Audio files, folders (searched recursively) or glob patterns; each file is "
+            "matched to the reference by its stem (RTTM file id = file name without extension).",
+            show_default=False,
+        ),
+    ],
+    reference: Annotated[
+        Optional[Path],  # noqa: UP045 - typer needs Optional
+        typer.Option(
+            "-r",
+            "--reference",
+            help="vad: an RTTM file, or a CSV file,start,end of speech segments; birdcalls: a "
+            "CSV file,onset_s,offset_s,label, a Raven selection table, or gabortag birdcalls "
+            "csv output; scenes: a CSV "
+            "file,label \\[scenes: each file's folder name is its label].",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        Optional[str],  # noqa: UP045 - typer needs Optional
+        typer.Option(
+            "-m", "--model", help="Bundled model name or .onnx path \\[the task's bundled model]."
+        ),
+    ] = None,
+    uem: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            help="vad: UEM file of the regions to score \\[whole files].",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    collar: Annotated[
+        float,
+        typer.Option(
+            help="vad: seconds on each side of a reference speech boundary left unscored "
+            "(md-eval -c; pyannote's collar=0.5 is 0.25 here).",
+            min=0.0,
+        ),
+    ] = 0.0,
+    json_out: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--json",
+            metavar="FILE",
+            help="Also write the results as JSON to FILE (- for stdout; the table then goes "
+            "to stderr).",
+        ),
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    threads: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="onnxruntime threads \\[onnxruntime default].", min=1),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary line.")] = False,
+) -> None:
+    """Measure a model against reference annotations with the task's standard metrics.
+
+    vad: ROC-AUC, F1, precision, recall, detection error rate (missed, false alarm), 10 ms frames.
+
+    birdcalls: note error rate, note-type accuracy, frame error, onset/offset error, per type P/R.
+
+    scenes: accuracy, macro F1, per-class precision/recall and the confusion matrix of clip
+    labels (the arg-max of a file's window scores, averaged with weights = window lengths).
+
+    Decisions are the model's defaults, as the task commands make them.
+    """
+    from ..errors import GabortagError
+    from ..io.discover import STDIN, discover
+
+    if task not in TASKS:
+        raise _usage_error(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    if task != "vad" and (uem is not None or collar > 0):
+        raise _usage_error("--uem and --collar are for vad only")
+    if reference is None and task != "scenes":
+        raise _usage_error(
+            f"eval {task} needs --reference (see `gabortag eval --help` for its formats)"
+        )
+    if device not in ("cpu", "cuda", "auto"):
+        raise _usage_error(f"unknown device {device!r}; choose cpu, cuda or auto")
+    if STDIN in inputs:
+        raise _usage_error(
+            "standard input (-) has no file name to match a reference entry; give files"
+        )
+    items, missing = discover(inputs)
+    if not items:
+        raise _usage_error("no audio to evaluate: " + "; ".join(str(e) for e in missing))
+    paths = [item.source for item in items]
+    try:
+        result: VadFilesEvaluation | EventFilesEvaluation | SceneFilesEvaluation
+        if task == "vad":
+            from ..tasks.vad.evaluate import evaluate_vad_files
+
+            assert reference is not None
+            result = evaluate_vad_files(
+                model or task, paths, reference, uem, collar, device=device, threads=threads
+            )
+        elif task == "scenes":
+            from ..tasks.scenes.evaluate import evaluate_scene_files
+
+            result = evaluate_scene_files(
+                model or task, paths, reference, device=device, threads=threads
+            )
+        else:
+            assert reference is not None
+            from ..tasks.birdcalls.evaluate import evaluate_bird_files
+
+            result = evaluate_bird_files(
+                model or task, paths, reference, device=device, threads=threads
+            )
+    except (GabortagError, ValueError) as err:
+        raise _usage_error(str(err)) from err
+
+    from ..tasks.vad.evaluate import FileFailure
+
+    failures = [FileFailure(e.path, e.reason) for e in missing] + list(result.failures)
+    _report_failures(failures)
+    document = result.to_dict()
+    document["errors"] = [f.to_dict() for f in failures]
+    if json_out is not None:
+        text = json.dumps(document, indent=2) + "\n"
+        if json_out == "-":
+            sys.stdout.write(text)
+        else:
+            from ..errors import OutputError
+            from ..io.atomic import atomic_open
+
+            try:
+                with atomic_open(Path(json_out)) as f:
+                    f.write(text)
+            except OutputError as err:
+                _console(True).print(f"error: {err}", markup=False)
+                raise typer.Exit(1) from err
+    table_console = _console(json_out == "-")
+    if result.overall is None:
+        _console(True).print("error: no file could be evaluated", markup=False)
+    elif task == "vad":
+        _vad_tables(table_console, result)  # type: ignore[arg-type]
+    elif task == "scenes":
+        _scene_tables(table_console, result)  # type: ignore[arg-type]
+    else:
+        _bird_tables(table_console, result)  # type: ignore[arg-type]
+    if not quiet:
+        total = len(items) + len(missing)
+        _console(True).print(
+            f"gabortag eval {task}: {total} input{'s' * (total != 1)}: "
+            f"{len(result.files)} evaluated, {len(failures)} failed (model {result.model})",
+            markup=False,
+        )
+    raise typer.Exit(1 if failures or result.overall is None else 0)
+
+
+def _report_failures(failures: list[FileFailure]) -> None:
+    from rich.markup import escape
+
+    console = _console(True)
+    for f in failures:
+        console.print(f"[red]failed[/] {escape(f.path)}: {escape(f.reason)}", markup=True)
+
+
+def _num(value: float, digits: int = 4) -> str:
+    return "-" if isinstance(value, float) and math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _metric_table(console: Console, title: str, rows: list[tuple[str, str]]) -> None:
+    from rich.table import Table
+
+    table = Table("metric", "value", title=title)
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+
+
+def _vad_tables(console: Console, result: VadFilesEvaluation) -> None:
+
+    m = result.overall
+    assert m is not None
+    title = (
+        f"vad: model {result.model}, {len(result.files)} file{'s' * (len(result.files) != 1)}, "
+        f"collar {result.collar:g} s"
+    )
+    rows: list[tuple[str, str]] = [
+        ("ROC-AUC", _num(m.roc_auc)),
+        ("F1", _num(m.f1)),
+        ("precision", _num(m.precision)),
+        ("recall", _num(m.recall)),
+        ("detection error rate", _num(m.detection_error_rate)),
+        ("  missed", _num(m.missed)),
+        ("  false alarm", _num(m.false_alarm)),
+        ("scored seconds", _num(m.scored_seconds, 2)),
+        ("speech seconds", _num(m.speech_seconds, 2)),
+    ]
+    _metric_table(console, title, rows)
+
+
+def _bird_tables(console: Console, result: EventFilesEvaluation) -> None:
+    from rich.table import Table
+
+    m = result.overall
+    assert m is not None
+    title = (
+        f"birdcalls: model {result.model}, {len(result.files)} "
+        f"file{'s' * (len(result.files) != 1)}, {m.true_notes} notes"
+    )
+    rows: list[tuple[str, str]] = [
+        ("note error rate", _num(m.note_error_rate)),
+        ("note-type accuracy", _num(m.note_type_accuracy)),
+        ("frame error rate", _num(m.frame_error_rate)),
+        ("onset error, median (ms)", _num(m.onset_error_ms_median, 2)),
+        ("offset error, median (ms)", _num(m.offset_error_ms_median, 2)),
+        ("true notes", str(m.true_notes)),
+        ("decoded events", str(m.decoded_events)),
+        ("notes matched (boundaries)", str(m.matched_notes)),
+    ]
+    _metric_table(console, title, rows)
+    types = Table(
+        "type", "true", "decoded", "matched", "precision", "recall", "F1", title="per type"
+    )
+    for t in m.per_type:
+        types.add_row(
+            t.label,
+            str(t.true_notes),
+            str(t.decoded_events),
+            str(t.matched),
+            _num(t.precision),
+            _num(t.recall),
+            _num(t.f1),
+        )
+    console.print(types)
+
+
+def _scene_tables(console: Console, result: SceneFilesEvaluation) -> None:
+    from rich.table import Table
+
+    m = result.overall
+    assert m is not None
+    title = f"scenes: model {result.model}, {m['clips']} clip{'s' * (m['clips'] != 1)}"
+    rows: list[tuple[str, str]] = [
+        ("accuracy", _num(m["accuracy"])),
+        ("accuracy within the reference's labels", _num(m["accuracy_within_reference_labels"])),
+        ("macro F1", _num(m["macro_f1"])),
+    ]
+    _metric_table(console, title, rows)
+    per = Table("label", "clips", "precision", "recall", "F1", title="per class")
+    for c in m["per_class"]:
+        per.add_row(
+            c["label"], str(c["clips"]), _num(c["precision"]), _num(c["recall"]), _num(c["f1"])
+        )
+    console.print(per)
+    conf = m["confusion"]
+    predicted = conf["predicted_labels"]
+    shown = [j for j, _ in enumerate(predicted) if any(row[j] for row in conf["rows"])]
+    matrix = Table("true \\ predicted", *[predicted[j] for j in shown], title="confusion")
+    for label, row in zip(conf["labels"], conf["rows"], strict=True):
+        matrix.add_row(label, *[str(row[j]) if row[j] else "." for j in shown])
+    console.print(matrix)

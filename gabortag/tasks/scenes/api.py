@@ -1,0 +1,456 @@
+"""Sound scenes: audio in, the labels of each analysis window and a per-file summary out.
+
+A scenes model classifies one window of audio at a time: its ONNX input ``waveform`` is float32
+``(batch, samples)``, each row one window of mono audio at the model's rate, and its output
+``scores`` is float32 ``(batch, n_classes)``, the class probabilities (softmax) of each window.
+It accepts any window of at least ``gabortag.min_samples`` samples (ONNX metadata; 1 when
+absent).
+
+Windows
+-------
+In samples at the model's rate, with window length ``W`` and hop ``H``: windows start at
+``0, H, 2H, ...``; the last one is the first whose end ``k·H + W`` reaches the end of the
+audio ``N``, and is truncated to ``N`` (so a file shorter than a window gives one window
+covering it, and no window starts at or after ``N``). Zero samples give no window. A window
+shorter than the window length (the truncated last one, or a short file) is filled up to it
+(and to at least ``min_samples``) by repeating its samples before the network sees it: the
+classifier was trained on full windows, short clips repeated to fill them, and pools over
+time, so repetition keeps the window's statistics where zeros or a short input would change
+them; its reported end stays the end of the audio. See
+:func:`window_spans`.
+
+Files are streamed (:func:`iter_windows`): memory holds one decoded block, one window and one
+batch of windows, whatever the file's length, and the results equal those of the whole file
+at once whatever the block sizes.
+
+Labels
+------
+For each window, the labels considered (all the model's, or those of
+:attr:`SceneOptions.labels`) are ranked by score; the ``top_k`` highest are reported when their
+score reaches ``min_score``. The summary of a file gives, for each label reported anywhere, the
+length of the union of its windows (overlapping windows count once), how many windows report
+it, and its ``best`` strongest windows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import ModelError
+from ...inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
+from ...io.audio import ARRAY_NAME, forget, open_input
+from ..results import LabelSummary, SceneLabel, SceneResult, SceneWindow, ScoredSpan
+
+TASK = "scenes"
+
+#: Metadata key of the shortest window (samples) the network accepts.
+MIN_SAMPLES_KEY = "gabortag.min_samples"
+
+
+@dataclass(frozen=True)
+class SceneOptions:
+    """How windows are cut and which labels are reported.
+
+    Attributes:
+        window_s: seconds of one analysis window; ``None``: the model's
+            (``gabortag.receptive_field``).
+        hop_s: seconds between window starts; ``None``: the model's (``gabortag.hop``), but
+            never more than the window, so that windows leave no gap.
+        top_k: at most this many labels per window, highest scores first (>= 1).
+        min_score: a label is reported only when its score reaches this, in ``[0, 1]``.
+        labels: consider only these labels (names of the model's labels); ``None``: all.
+            The ranking for ``top_k`` is among these labels.
+        best: how many strongest windows the summary keeps per label (>= 0).
+    """
+
+    window_s: float | None = None
+    hop_s: float | None = None
+    top_k: int = 3
+    min_score: float = 0.1
+    labels: tuple[str, ...] | None = None
+    best: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("window_s", "hop_s"):
+            value = getattr(self, name)
+            if value is not None and not (value > 0 and math.isfinite(value)):  # rejects NaN
+                raise ValueError(f"{name} must be a finite number of seconds > 0, got {value}")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1:
+            raise ValueError(f"top_k must be an integer >= 1, got {self.top_k!r}")
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ValueError(f"min_score must be within [0, 1], got {self.min_score}")
+        if isinstance(self.best, bool) or not isinstance(self.best, int) or self.best < 0:
+            raise ValueError(f"best must be an integer >= 0, got {self.best!r}")
+        if self.labels is not None:
+            if not self.labels or not all(self.labels):
+                raise ValueError(f"labels must be non-empty names, got {list(self.labels)}")
+            if len(set(self.labels)) != len(self.labels):
+                raise ValueError(f"labels are given twice: {list(self.labels)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SceneOptions:
+        """Options from a dict such as the model's ``gabortag.postprocess`` (unknown keys are
+        ignored)."""
+        kwargs: dict[str, Any] = {}
+        for name in ("window_s", "hop_s", "min_score"):
+            if d.get(name) is not None:
+                kwargs[name] = float(d[name])
+        for name in ("top_k", "best"):
+            if d.get(name) is not None:
+                kwargs[name] = int(d[name])
+        if d.get("labels") is not None:
+            kwargs["labels"] = tuple(map(str, d["labels"]))
+        return cls(**kwargs)
+
+    def with_overrides(self, **changes: Any) -> SceneOptions:
+        """Copy with the given fields replaced; ``None`` values keep the current ones."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def check_labels(self, model_labels: Sequence[str]) -> None:
+        """``ValueError`` naming the valid labels when :attr:`labels` holds a name the model
+        does not have."""
+        unknown = [name for name in self.labels or () if name not in model_labels]
+        if unknown:
+            raise ValueError(
+                f"unknown label{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}; "
+                f"the model's labels are: {', '.join(model_labels)}"
+            )
+
+
+@dataclass(frozen=True)
+class Windowing:
+    """Window and hop in samples at the model's rate, and the shortest input of the network."""
+
+    window: int
+    hop: int
+    min_samples: int
+    sample_rate: int
+
+    @property
+    def window_s(self) -> float:
+        return self.window / self.sample_rate
+
+    @property
+    def hop_s(self) -> float:
+        return self.hop / self.sample_rate
+
+
+def min_samples(model: Model) -> int:
+    """Shortest window (samples) ``model`` accepts: its ``gabortag.min_samples``, else 1."""
+    text = model.info.metadata.get(MIN_SAMPLES_KEY, "1")
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ModelError(
+            f"model {model.name!r} has a bad {MIN_SAMPLES_KEY} {text!r}: expected an integer >= 1"
+        )
+    return value
+
+
+def windowing(model: Model, options: SceneOptions) -> Windowing:
+    """The window and hop of ``options`` for ``model``, in samples at its rate.
+
+    Raises:
+        ValueError: the window is shorter than the network accepts (``gabortag.min_samples``).
+    """
+    sr = model.sample_rate
+    window = (
+        model.info.receptive_field if options.window_s is None else round(options.window_s * sr)
+    )
+    if options.hop_s is None:
+        hop = min(model.info.hop, window)
+    else:
+        hop = round(options.hop_s * sr)
+    shortest = min_samples(model)
+    if window < shortest:
+        raise ValueError(
+            f"a window of {window / sr:g} s is shorter than the {shortest / sr:g} s that model "
+            f"{model.name!r} needs at least"
+        )
+    if hop < 1:
+        raise ValueError(f"a hop of {options.hop_s:g} s is shorter than one sample at {sr} Hz")
+    return Windowing(window, hop, shortest, sr)
+
+
+def window_spans(n_samples: int, window: int, hop: int) -> list[tuple[int, int]]:
+    """``[start, end)`` sample indices of the analysis windows of ``n_samples`` samples.
+
+    Windows start at ``0, hop, 2·hop, ...``; the last is the first whose end reaches
+    ``n_samples``, truncated to it. ``n_samples <= 0`` gives no window; ``window`` and ``hop``
+    are >= 1. When ``hop > window`` the windows leave gaps, and none starts at or after the end.
+    """
+    if window < 1 or hop < 1:
+        raise ValueError(f"window and hop must be >= 1 sample, got {window} and {hop}")
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while start < n_samples:
+        spans.append((start, min(start + window, n_samples)))
+        if start + window >= n_samples:
+            break
+        start += hop
+    return spans
+
+
+def iter_windows(
+    blocks: Iterable[np.ndarray], window: int, hop: int
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, samples)`` of each analysis window of the concatenated 1-D ``blocks``.
+
+    The windows are those of :func:`window_spans` of the total length, in order, whatever the
+    block sizes; each is float32 and holds ``end - start`` samples (the last may be shorter
+    than ``window``). Only the samples from the next window's start on are kept between blocks.
+    """
+    if window < 1 or hop < 1:
+        raise ValueError(f"window and hop must be >= 1 sample, got {window} and {hop}")
+    buffer = np.zeros(0, np.float32)
+    offset = 0  # sample index of buffer[0]
+    start = 0  # start of the next window
+    total = 0  # samples seen
+    reached_end = 0  # end of the last window yielded
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float32).reshape(-1)
+        total += len(block)
+        buffer = np.concatenate([buffer, block])
+        while start + window <= total:
+            yield start, buffer[start - offset : start - offset + window].copy()
+            reached_end = start + window
+            start += hop
+        drop = min(start - offset, len(buffer))
+        buffer, offset = buffer[drop:], offset + drop
+    if start < total and reached_end < total:  # the truncated last window
+        yield start, buffer[start - offset :].copy()
+
+
+def score_windows(
+    model: Model,
+    blocks: Iterable[np.ndarray],
+    windows: Windowing,
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """``(start, end, scores)`` of each window of the mono ``blocks`` at the model's rate.
+
+    ``start``, ``end`` are sample indices (:func:`window_spans`); ``scores`` is float32
+    ``(n_classes,)``. Windows are batched, about ``chunk_seconds`` of audio per network call;
+    a window shorter than the window length (or ``windows.min_samples``) is filled by
+    repetition (see the module docstring).
+    The batches depend only on the windows, so any block sizes give the same scores.
+    """
+    size = max(windows.window, windows.min_samples)
+    per_call = max(1, round(chunk_seconds * windows.sample_rate) // size)
+    n_labels = len(model.info.labels)
+    pending: list[tuple[int, np.ndarray]] = []
+
+    def run(batch: list[tuple[int, np.ndarray]]) -> Iterator[tuple[int, int, np.ndarray]]:
+        x = np.zeros((len(batch), size), np.float32)
+        for row, (_, samples) in enumerate(batch):
+            x[row] = np.resize(samples, size)  # repeats a short window to fill the row
+        scores = model.run(x)
+        if scores.shape != (len(batch), n_labels):
+            raise ModelError(
+                f"model {model.name!r} gave scores of shape {scores.shape} for a batch of "
+                f"shape {x.shape}; a {TASK} model gives (batch, {n_labels}), one score per label"
+            )
+        for (start, samples), row_scores in zip(batch, scores.astype(np.float32), strict=True):
+            yield start, start + len(samples), row_scores
+
+    for start, samples in iter_windows(blocks, windows.window, windows.hop):
+        pending.append((start, samples))
+        if len(pending) == per_call:
+            yield from run(pending)
+            pending = []
+    if pending:
+        yield from run(pending)
+
+
+def top_labels(
+    scores: np.ndarray,
+    labels: Sequence[str],
+    considered: Sequence[int],
+    top_k: int,
+    min_score: float,
+) -> tuple[SceneLabel, ...]:
+    """The labels reported for one window's ``scores`` ``(n_classes,)``: among the indices
+    ``considered``, the ``top_k`` highest scores (ties: the model's label order) that reach
+    ``min_score``, highest first."""
+    ranked = sorted(considered, key=lambda i: (-float(scores[i]), i))[:top_k]
+    return tuple(SceneLabel(labels[i], float(scores[i])) for i in ranked if scores[i] >= min_score)
+
+
+def summarize(windows: Sequence[SceneWindow], best: int = 3) -> tuple[LabelSummary, ...]:
+    """Per-label summary of ``windows`` (sorted by start): the union duration of the windows
+    reporting each label, their count and the ``best`` strongest of them; longest duration
+    first (ties: highest score, then name)."""
+    spans: dict[str, list[ScoredSpan]] = {}
+    for w in windows:
+        for lab in w.labels:
+            spans.setdefault(lab.label, []).append(ScoredSpan(w.start, w.end, lab.score))
+    out = []
+    for label, found in spans.items():
+        strongest = sorted(found, key=lambda s: (-s.score, s.start))
+        out.append(LabelSummary(label, union_length(found), len(found), tuple(strongest[:best])))
+    return tuple(
+        sorted(out, key=lambda s: (-s.duration, -s.best[0].score if s.best else 0, s.label))
+    )
+
+
+def union_length(spans: Iterable[ScoredSpan]) -> float:
+    """Seconds covered by the union of ``spans`` (sorted by start): overlaps count once."""
+    total = 0.0
+    lo = hi = -math.inf
+    for span in spans:
+        if span.start > hi:
+            total += hi - lo if hi > lo else 0.0
+            lo, hi = span.start, span.end
+        else:
+            hi = max(hi, span.end)
+    return total + (hi - lo if hi > lo else 0.0)
+
+
+def default_options(model: Model) -> SceneOptions:
+    """The options stored in ``model``'s ``gabortag.postprocess`` metadata, else the generic
+    ones (window and hop: the model's)."""
+    return (
+        SceneOptions.from_dict(model.info.postprocess) if model.info.postprocess else SceneOptions()
+    )
+
+
+def check_model(model: Model) -> Model:
+    """``model`` itself if it is a scenes model with labels, else ``ModelError``."""
+    check_task(model, TASK)
+    labels = model.info.labels
+    if not labels or len(set(labels)) != len(labels):
+        raise ModelError(
+            f"model {model.name!r} has labels {json.dumps(list(labels))}; a {TASK} model needs "
+            "at least one label, each named once"
+        )
+    min_samples(model)
+    return model
+
+
+def resolve_model(
+    model: Model | str | Path, device: str = "cpu", threads: int | None = None
+) -> Model:
+    """A loaded scenes model from a :class:`Model`, a bundled name or an ``.onnx`` path;
+    ``ModelError`` when it cannot be loaded or is not a scenes model."""
+    return check_model(as_model(model, device, threads))
+
+
+def tag_scenes(
+    source: str | Path | np.ndarray,
+    sample_rate: int | None = None,
+    *,
+    model: Model | str | Path = TASK,
+    options: SceneOptions | None = None,
+    device: str = "cpu",
+    threads: int | None = None,
+    chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+) -> SceneResult:
+    """Sound-scene labels of each analysis window of an audio file, ``"-"`` (stdin) or an array.
+
+    Args:
+        source: a path to any file soundfile reads (any rate and channel count), ``"-"``, or
+            a float array ``(samples,)`` or ``(samples, channels)`` (an empty one gives an
+            empty result).
+        sample_rate: rate in Hz of ``source`` when it is an array (required then).
+        model: a loaded :class:`~gabortag.inference.Model`, a bundled model name or an ``.onnx``.
+        options: windows and label selection; ``None`` uses the model's defaults (its metadata).
+        chunk_seconds: about this much audio per network call (several windows per call).
+
+    Returns:
+        a :class:`~gabortag.tasks.results.SceneResult`: every window with its labels (times in
+        seconds; the last window ends at ``duration``), and the per-label summary.
+
+    Raises:
+        AudioError: the input cannot be read (message: ``"path: reason"``).
+        ModelError: the model cannot be loaded or is not a scenes model.
+        ValueError: ``options`` name a label the model does not have, or a window shorter
+            than the model accepts; ``sample_rate`` missing for an array or given for a file.
+    """
+    m = resolve_model(model, device, threads)
+    opts = options or default_options(m)
+    labels = m.info.labels
+    opts.check_labels(labels)
+    windows = windowing(m, opts)
+    considered = [i for i, name in enumerate(labels) if opts.labels is None or name in opts.labels]
+    if isinstance(source, np.ndarray) and source.shape[:1] == (0,):
+        if sample_rate is None:
+            raise ValueError("an array needs its sample_rate (Hz)")
+        channels = source.shape[1] if source.ndim == 2 else 1
+        return _result(ARRAY_NAME, 0.0, m, windows, (), int(sample_rate), channels, opts.best)
+    audio = open_input(source, m.sample_rate, sample_rate)
+    counted = _Counted(audio.blocks)
+    found: list[tuple[int, int, tuple[SceneLabel, ...]]] = []
+    for start, end, scores in score_windows(m, counted, windows, chunk_seconds):
+        reported = top_labels(scores, labels, considered, opts.top_k, opts.min_score)
+        found.append((start, end, reported))
+    if audio.array is None:
+        forget(source)  # type: ignore[arg-type]
+    info = audio.info
+    sr = m.sample_rate
+
+    def seconds(sample: int) -> float:
+        """Time of a sample index, the end of the audio being the file's duration."""
+        return info.duration if sample >= counted.total else min(sample / sr, info.duration)
+
+    result_windows = tuple(
+        SceneWindow(seconds(start), seconds(end), reported) for start, end, reported in found
+    )
+    return _result(
+        audio.name,
+        info.duration,
+        m,
+        windows,
+        result_windows,
+        info.sample_rate,
+        info.channels,
+        opts.best,
+    )
+
+
+def _result(
+    name: str,
+    duration: float,
+    model: Model,
+    windows: Windowing,
+    found: tuple[SceneWindow, ...],
+    sample_rate: int,
+    channels: int,
+    best: int,
+) -> SceneResult:
+    return SceneResult(
+        path=name,
+        duration=duration,
+        model=model.name,
+        window=windows.window_s,
+        hop=windows.hop_s,
+        windows=found,
+        summary=summarize(found, best),
+        sample_rate=sample_rate,
+        channels=channels,
+        provider=model.provider,
+    )
+
+
+class _Counted:
+    """Iterates over 1-D blocks, counting their samples in :attr:`total`."""
+
+    def __init__(self, blocks: Iterable[np.ndarray]) -> None:
+        self.blocks = blocks
+        self.total = 0
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for block in self.blocks:
+            self.total += len(block)
+            yield block

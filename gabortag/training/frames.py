@@ -1,0 +1,381 @@
+"""Training recipe for bird call / note type taggers (CPU, resumable).
+
+A frame tagger (the :class:`~.nets.framenet.VadNet` architecture with one output per
+class, class 0 = background) learns, every 10 ms, which note type is sounding. Training data
+are labelled recordings: an audio folder and an annotation table (file, onset_s, offset_s,
+label). Files are split, never notes: the *test* files are set aside by the caller (for the
+Bengalese finch corpus, files whose number mod 5 == 4), and every 8th remaining file (sorted
+by name) validates; the checkpoint with the lowest validation frame error is kept.
+
+``python -m gabortag.training.frames --audio ../shared/data/bengalese_finch
+--annotations ../shared/data/bengalese_finch/notes.csv --out runs/birdcalls``
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..io.annotations import read_event_annotations
+from ..io.audio import load_audio
+from .nets.framenet import VadConfig, VadNet
+from .optim import load_resumable, optimiser_step, save_resumable
+
+BIRD_CONFIG = VadConfig(
+    sample_rate=32000,
+    win_length=640,  # 20 ms
+    mel_hop=320,  # 10 ms
+    n_mels=64,
+    f_min=500.0,
+    f_max=12000.0,
+    n_kernels=32,
+    kernel_size=(9, 15),  # 9 mel bins x 150 ms
+    gabor_stride=1,
+    freq_pool=4,
+    channels=64,
+    dilations=(1, 2, 4, 8),
+    tcn_kernel=5,
+)
+FRAME_S = 0.01
+
+
+@dataclass
+class Recording:
+    """One annotated file: audio at the model rate and per-frame class indices (0 background)."""
+
+    name: str
+    audio: np.ndarray
+    labels: np.ndarray  # (ceil(N / hop),) int64
+
+
+def read_table(path: Path, audio_dir: Path | None = None) -> list[tuple[str, float, float, str]]:
+    """(file, onset_s, offset_s, label) rows of a CSV or Raven annotation table."""
+    return [
+        (a.file, a.onset_s, a.offset_s, a.label) for a in read_event_annotations(path, audio_dir)
+    ]
+
+
+def frame_labels(
+    n_samples: int, hop: int, rate: int, notes: Sequence[tuple[float, float, int]]
+) -> np.ndarray:
+    """Class index per output frame: a frame takes the class of the note holding its centre.
+
+    Notes that touch (gap under 1.5 frames) get one background frame between them, at the
+    frame nearest to the boundary: annotators often split a song into contiguous notes, and
+    without a background frame two touching notes of the same type could only be decoded as
+    one event.
+    """
+    n = -(-n_samples // hop)
+    hop_s = hop / rate
+    centres = (np.arange(n) + 0.5) * hop_s
+    labels = np.zeros(n, dtype=np.int64)
+    ordered = sorted(notes)
+    for onset, offset, cls in ordered:
+        labels[(centres >= onset) & (centres < offset)] = cls
+    for (_, prev_off, _), (next_on, _, _) in itertools.pairwise(ordered):
+        if next_on - prev_off < 1.5 * hop_s:
+            k = round((prev_off + next_on) / 2 / hop_s - 0.5)
+            if 0 <= k < n:
+                labels[k] = 0
+    return labels
+
+
+def load_recordings(
+    audio_dir: Path,
+    table: list[tuple[str, float, float, str]],
+    classes: list[str],
+    files: list[str],
+    net: VadNet,
+) -> list[Recording]:
+    by_file: dict[str, list[tuple[float, float, int]]] = {f: [] for f in files}
+    index = {c: i + 1 for i, c in enumerate(classes)}
+    for file, on, off, label in table:
+        if file in by_file:
+            by_file[file].append((on, off, index[label]))
+    out = []
+    for f in files:
+        audio = load_audio(audio_dir / f, net.config.sample_rate)[0]
+        out.append(
+            Recording(
+                f, audio, frame_labels(len(audio), net.hop, net.config.sample_rate, by_file[f])
+            )
+        )
+    return out
+
+
+def split_files(files: list[str], test_rule: str) -> tuple[list[str], list[str], list[str]]:
+    """(train, validation, test). ``test_rule``: ``mod5`` (file number mod 5 == 4) or ``none``."""
+    files = sorted(files)
+    if test_rule == "mod5":
+        test = [f for f in files if int(Path(f).stem) % 5 == 4]
+    else:
+        test = []
+    rest = [f for f in files if f not in test]
+    if len(rest) < 2:
+        raise ValueError(
+            f"need at least 2 annotated recordings outside the test set (one validates), "
+            f"got {len(rest)}"
+        )
+    val = [f for i, f in enumerate(rest) if i % 8 == 7] or rest[-1:]
+    train = [f for f in rest if f not in val]
+    return train, val, test
+
+
+def scores(net: VadNet, audio: np.ndarray) -> np.ndarray:
+    """Class probabilities ``(ceil(N / hop), C)`` of a whole recording, in torch."""
+    n_out = -(-len(audio) // net.hop)
+    total = net.receptive_field + (n_out - 1) * net.hop
+    padded = np.zeros(total, np.float32)
+    padded[net.left_pad : net.left_pad + len(audio)] = audio
+    with torch.no_grad():
+        logits = net(torch.from_numpy(padded)[None].to(net.mel_mean.device))[0]
+    return torch.softmax(logits, -1).cpu().numpy()[:n_out]
+
+
+def frame_error(net: VadNet, recs: list[Recording]) -> float:
+    net.eval()
+    wrong = total = 0
+    for r in recs:
+        pred = scores(net, r.audio).argmax(-1)
+        wrong += int((pred != r.labels).sum())
+        total += len(r.labels)
+    net.train()
+    return wrong / max(total, 1)
+
+
+def batch(
+    net: VadNet,
+    recs: list[Recording],
+    rng: np.random.Generator,
+    size: int,
+    n_out: int,
+    fill: float = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random crops (gain and noise augmented) of ``n_out`` output frames and their labels;
+    frames past either end of a recording are labelled ``fill``."""
+    n = net.receptive_field + (n_out - 1) * net.hop
+    xs, ys = [], []
+    for _ in range(size):
+        r = recs[int(rng.integers(len(recs)))]
+        start_frame = int(rng.integers(-n_out // 4, max(1, len(r.labels) - n_out // 2)))
+        x = np.zeros(n, np.float32)
+        y = np.full(n_out, fill, r.labels.dtype)
+        s0 = start_frame * net.hop - net.left_pad
+        lo, hi = max(s0, 0), min(s0 + n, len(r.audio))
+        if hi > lo:
+            x[lo - s0 : hi - s0] = r.audio[lo:hi]
+        f_lo, f_hi = max(start_frame, 0), min(start_frame + n_out, len(r.labels))
+        if f_hi > f_lo:
+            y[f_lo - start_frame : f_hi - start_frame] = r.labels[f_lo:f_hi]
+        x *= float(10 ** (rng.uniform(-20, 10) / 20))
+        if rng.random() < 0.3:
+            x += rng.standard_normal(n).astype(np.float32) * float(
+                10 ** (rng.uniform(-80, -50) / 20)
+            )
+        xs.append(x)
+        ys.append(y)
+    return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
+
+
+def normalise_inputs(net: VadNet, recs: list[Recording]) -> None:
+    """Set the network's input (log-mel) normalisation from the first 20 s of up to 30
+    recordings."""
+    with torch.no_grad():
+        feats = torch.cat(
+            [
+                net.frontend(torch.from_numpy(r.audio[: net.config.sample_rate * 20])[None])[0]
+                for r in recs[:30]
+            ],
+            1,
+        )
+    net.mel_mean.copy_(feats.mean(1, keepdim=True))
+    net.mel_std.copy_(feats.std(1, keepdim=True).clamp_min(1e-3))
+
+
+def fit(
+    net: VadNet,
+    train_recs: list[Recording],
+    out: Path,
+    meta: Mapping[str, object],
+    *,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    validate: Callable[[], dict[str, float]],
+    key: str,
+    higher_is_better: bool,
+    epochs: int,
+    batch_size: int,
+    n_out: int,
+    lr: float,
+    rng: np.random.Generator,
+    say: Callable[[str], None],
+    fill: float = 0,
+    device: str = "cpu",
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> float:
+    """The epoch loop shared by the recipes: AdamW + one-cycle schedule, an epoch covering the
+    training frames about once, a JSON line per epoch (``out/log.jsonl``) with the mean loss and
+    the ``validate()`` metrics, ``out/best.pt`` by ``validate()[key]`` and a resumable
+    ``out/last.pt``, on torch ``device``; checkpoints hold CPU tensors. Returns the best ``key``
+    value."""
+    net.to(device)
+    total_frames = sum(len(r.labels) for r in train_recs)
+    steps_per_epoch = max(1, math.ceil(total_frames / (batch_size * n_out)))
+    total_steps = epochs * steps_per_epoch
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=lr, total_steps=total_steps, pct_start=0.1
+    )
+    sign = 1.0 if higher_is_better else -1.0
+    best, epoch = -sign * math.inf, 0
+    last = out / "last.pt"
+    if last.exists():
+        ck = load_resumable(last, net, opt, sched, rng, device)
+        epoch, best = ck["epoch"], ck["best"]
+        say(f"resumed after epoch {epoch}")
+    net.train()
+    while epoch < epochs:
+        t_epoch, running = time.time(), 0.0
+        for _ in range(steps_per_epoch):
+            x, y = batch(net, train_recs, rng, batch_size, n_out, fill)
+            x, y = x.to(device), y.to(device)
+            running += optimiser_step(net, opt, sched, loss(net(x), y))
+        epoch += 1
+        metrics = validate()
+        record = {
+            "epoch": epoch,
+            "loss": round(running / steps_per_epoch, 4),
+            **{k: round(v, 4) for k, v in metrics.items()},
+            "seconds": round(time.time() - t_epoch, 1),
+        }
+        if on_epoch is not None:
+            on_epoch(record)
+        else:
+            say(json.dumps(record))
+        with open(out / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+        state = {"model": weights, **meta, "epoch": epoch}
+        if sign * metrics[key] > sign * best or not (out / "best.pt").exists():
+            best = metrics[key]
+            torch.save({**state, **metrics}, out / "best.pt")
+        save_resumable(last, net, opt, sched, rng, **meta, epoch=epoch, best=best)
+    net.to("cpu")
+    return best
+
+
+def train(
+    audio_dir: Path,
+    annotations: Path,
+    out: Path,
+    *,
+    config: VadConfig = BIRD_CONFIG,
+    test_rule: str = "none",
+    epochs: int = 30,
+    batch_size: int = 16,
+    seconds: float = 3.0,
+    lr: float = 3e-3,
+    seed: int = 0,
+    threads: int | None = None,
+    init: Path | None = None,
+    log: callable | None = None,  # type: ignore[valid-type]
+    device: str = "cpu",
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> dict[str, object]:
+    """Train from scratch (or from ``init``, a checkpoint of the same architecture and classes
+    prefix) and write ``out/best.pt``, ``out/last.pt`` and ``out/log.jsonl``."""
+    say = log or (lambda msg: print(msg, flush=True))
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    table = read_table(annotations, audio_dir)
+    classes = sorted({row[3] for row in table}, key=lambda s: (len(s), s))
+    files = sorted({row[0] for row in table})
+    train_files, val_files, test_files = split_files(files, test_rule)
+    cfg = dataclasses.replace(config, n_outputs=len(classes) + 1)
+    net = VadNet(cfg, seed=seed)
+    if init is not None:
+        state = torch.load(init, weights_only=False)["model"]
+        own = net.state_dict()
+        net.load_state_dict(
+            {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}, strict=False
+        )
+    t0 = time.time()
+    train_recs = load_recordings(audio_dir, table, classes, train_files, net)
+    val_recs = load_recordings(audio_dir, table, classes, val_files, net)
+    say(
+        f"{len(train_recs)} training files, {len(val_recs)} validation files, "
+        f"{len(test_files)} test files held out, classes {classes} ({time.time() - t0:.0f}s)"
+    )
+    normalise_inputs(net, train_recs)
+    meta = {
+        "classes": classes,
+        "config": cfg.to_dict(),
+        "train_files": train_files,
+        "validation_files": val_files,
+        "test_files": test_files,
+    }
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
+    best = fit(
+        net,
+        train_recs,
+        out,
+        meta,
+        loss=lambda logits, y: loss_fn(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)),
+        validate=lambda: {"val_frame_error": frame_error(net, val_recs)},
+        key="val_frame_error",
+        higher_is_better=False,
+        epochs=epochs,
+        batch_size=batch_size,
+        n_out=int(seconds / FRAME_S),
+        lr=lr,
+        rng=rng,
+        say=say,
+        device=device,
+        on_epoch=on_epoch,
+    )
+    return {"best_val_frame_error": best, **meta}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--audio", type=Path, required=True)
+    p.add_argument("--annotations", type=Path, required=True)
+    p.add_argument("--out", type=Path, default=Path("runs/birdcalls"))
+    p.add_argument("--test-rule", choices=("mod5", "none"), default="mod5")
+    p.add_argument("--first-layer", choices=("gabor", "conv", "none"), default="gabor")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    args = p.parse_args(argv)
+    cfg = dataclasses.replace(BIRD_CONFIG, first_layer=args.first_layer)
+    train(
+        args.audio,
+        args.annotations,
+        args.out,
+        config=cfg,
+        test_rule=args.test_rule,
+        epochs=args.epochs,
+        batch_size=args.batch,
+        lr=args.lr,
+        seed=args.seed,
+        threads=args.threads,
+    )
+
+
+if __name__ == "__main__":
+    main()
