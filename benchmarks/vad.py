@@ -395,7 +395,6 @@ def load_sets(data: Path, suites: Path | None) -> tuple[list[Reference], dict[st
         for split in ("development", "test"):
             add(split, meetings_split(data, split))
         return refs, sets, "development"
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from gabortag.training.recipes.vad_suites import (
         load_suite,  # no torch: numpy and soundfile only
     )

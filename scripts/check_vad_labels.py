@@ -73,13 +73,8 @@ def boundary_errors(ref: np.ndarray, hyp: np.ndarray) -> tuple[list[int], list[i
 
 
 def energy_mask(wav: np.ndarray, gap: int, widen: int, below_peak: float) -> np.ndarray:
-    """The energy rule with its constants replaced (restored afterwards)."""
-    saved = labels.MAX_GAP_FRAMES, labels.WIDEN_FRAMES, labels.BELOW_PEAK_DB
-    labels.MAX_GAP_FRAMES, labels.WIDEN_FRAMES, labels.BELOW_PEAK_DB = gap, widen, below_peak
-    try:
-        mask = labels.energy_speech_mask(wav)
-    finally:
-        labels.MAX_GAP_FRAMES, labels.WIDEN_FRAMES, labels.BELOW_PEAK_DB = saved
+    """The energy rule with these constants; all-false where it finds no speech."""
+    mask = labels.energy_speech_mask(wav, gap, widen, below_peak)
     return np.zeros(-(-len(wav) // FRAME), bool) if mask is None else mask
 
 

@@ -49,7 +49,7 @@ class VadConfig:
     # say how far each band rises above the local floor.
     floor_smooth: int = 0  # mel frames (odd)
     floor_window: int = 0  # mel frames (odd)
-    floor_min: float = -9.0  # natural-log mel power (about a -70 dBFS white-noise floor)
+    floor_min: float = -9.0  # natural-log mel power (white noise at about -66 dBFS)
 
     def to_dict(self) -> dict[str, object]:
         """The fields as a dict; without the noise-floor ones when it is off, so the configs

@@ -67,8 +67,16 @@ def drop_short(mask: np.ndarray, min_len: int) -> np.ndarray:
     return out
 
 
-def energy_speech_mask(wav: np.ndarray) -> np.ndarray | None:
-    """Speech extent of a clip of 16 kHz float audio; ``(ceil(N / 160),)`` bool or ``None``."""
+def energy_speech_mask(
+    wav: np.ndarray,
+    max_gap: int = MAX_GAP_FRAMES,
+    widen: int = WIDEN_FRAMES,
+    below_peak_db: float = BELOW_PEAK_DB,
+) -> np.ndarray | None:
+    """Speech extent of a clip of 16 kHz float audio; ``(ceil(N / 160),)`` bool or ``None``.
+
+    ``max_gap``, ``widen`` (frames) and ``below_peak_db`` are the rule's constants (the
+    defaults are the shipped rule; ``scripts/check_vad_labels.py`` compares variants)."""
     if len(wav) < 400:
         return None
     n_frames = -(-len(wav) // FRAME)
@@ -79,12 +87,12 @@ def energy_speech_mask(wav: np.ndarray) -> np.ndarray | None:
     peak, floor = float(energy.max()), float(np.percentile(energy, 10))
     if peak - floor < 10.0:
         return None
-    mask = energy > max(peak - BELOW_PEAK_DB, floor + 10.0)
-    mask = drop_short(close_gaps(mask, MAX_GAP_FRAMES), 5)
+    mask = energy > max(peak - below_peak_db, floor + 10.0)
+    mask = drop_short(close_gaps(mask, max_gap), 5)
     if not mask.any():
         return None
     widened = mask.copy()
-    for shift in range(1, WIDEN_FRAMES + 1):
+    for shift in range(1, widen + 1):
         widened[shift:] |= mask[:-shift]
         widened[:-shift] |= mask[shift:]
     return widened

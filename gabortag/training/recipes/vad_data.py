@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -73,7 +74,7 @@ def _decode(job: tuple[str, str, float | None]) -> tuple[np.ndarray | None, np.n
         if max_seconds is not None:
             duration = sf.info(path).duration
             start = float(
-                np.random.default_rng(abs(hash(path)) % 2**32).uniform(
+                np.random.default_rng(zlib.crc32(path.encode())).uniform(
                     0, max(0.0, duration - max_seconds)
                 )
             )
