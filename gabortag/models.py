@@ -56,6 +56,7 @@ class ModelEntry:
     card: str | None = None
     aliases: tuple[str, ...] = ()
     size_bytes: int = 0
+    licence: str = ""  # terms of use of the weights, when narrower than gabortag's MIT
 
 
 def manifest() -> list[ModelEntry]:
@@ -80,6 +81,7 @@ def _entries(data: dict[str, Any]) -> list[ModelEntry]:
             card=m.get("card"),
             aliases=tuple(m.get("aliases", ())),
             size_bytes=int(m.get("size_bytes", 0)),
+            licence=str(m.get("licence", "")),
         )
         for m in data["models"]
     ]

@@ -581,7 +581,7 @@ def _progress(console: Console, quiet: bool) -> Progress:
 
 @models_app.callback(invoke_without_command=True)
 def models_list(ctx: typer.Context) -> None:
-    """List the bundled models with task, labels, size and headline metrics."""
+    """List the bundled models with task, labels, size, licence and headline metrics."""
     if ctx.invoked_subcommand is not None:
         return
     from rich.console import Console
@@ -594,7 +594,9 @@ def models_list(ctx: typer.Context) -> None:
         entries = manifest()
     except GabortagError as err:
         raise _usage_error(str(err)) from err
-    table = Table("name", "task", "labels", "rate", "size", "parameters", "headline metrics")
+    table = Table(
+        "name", "task", "labels", "rate", "size", "parameters", "licence", "headline metrics"
+    )
     for e in entries:
         card = read_card(e)
         headline = card.get("headline", {})
@@ -605,6 +607,7 @@ def models_list(ctx: typer.Context) -> None:
             f"{e.sample_rate} Hz",
             f"{e.size_bytes / 1024:.0f} KiB",
             str(card.get("parameters", "?")),
+            e.licence or "MIT",
             "; ".join(f"{k} {v}" for k, v in headline.items()),
         )
     Console(soft_wrap=True).print(table)

@@ -151,5 +151,29 @@ def write_json(path: Path, value: object) -> None:
         f.write(json.dumps(value, indent=2) + "\n")
 
 
+def bundle(
+    models: Path, stem: str, card: dict[str, Any], extra: dict[str, Any] | None = None
+) -> None:
+    """Add (or replace) the manifest entry of the model ``stem`` whose ``card`` was just
+    written to ``models/``: name, alias, files, sha256, size, task, labels, sample rate (and
+    the ``extra`` fields, e.g. a licence)."""
+    path = models / "manifest.json"
+    manifest = json.loads(path.read_text())
+    entry = {
+        "name": card["name"],
+        "aliases": [stem],
+        "file": card["file"],
+        "card": f"{stem}.card.json",
+        "sha256": card["sha256"],
+        "size_bytes": card["size_bytes"],
+        "task": card["task"],
+        "labels": card["labels"],
+        "sample_rate": card["sample_rate"],
+        **(extra or {}),
+    }
+    manifest["models"] = [m for m in manifest["models"] if m["name"] != card["name"]] + [entry]
+    write_json(path, manifest)
+
+
 def json_meta(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)

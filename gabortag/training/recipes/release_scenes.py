@@ -26,7 +26,7 @@ from ...inference import Model
 from ...models import ModelSpec
 from ...tasks.scenes.evaluate import classify_files, scene_report
 from ..clips import data_arguments, prepare, train_recipe
-from ..export import export_onnx, gabor_parameters, json_meta, release_facts, write_json
+from ..export import bundle, export_onnx, gabor_parameters, json_meta, release_facts, write_json
 from ..nets.scenenet import SceneNet, from_checkpoint
 from .scenes_data import CLASSES, CLIP, SR, build_clips, esc10_rows
 
@@ -221,21 +221,7 @@ def main(argv: list[str] | None = None) -> None:
         {k: ck[k] for k in ("model", "config", "labels", "epochs")}, models / f"{FILE_STEM}.pt"
     )
     if args.bundle:
-        manifest_path = models / "manifest.json"
-        manifest = json.loads(manifest_path.read_text())
-        entry = {
-            "name": NAME,
-            "aliases": [FILE_STEM],
-            "file": onnx_path.name,
-            "card": f"{FILE_STEM}.card.json",
-            "sha256": card["sha256"],
-            "size_bytes": card["size_bytes"],
-            "task": "scenes",
-            "labels": card["labels"],
-            "sample_rate": SR,
-        }
-        manifest["models"] = [m for m in manifest["models"] if m["name"] != NAME] + [entry]
-        write_json(manifest_path, manifest)
+        bundle(models, FILE_STEM, card)
     print(json.dumps(card["headline"], indent=1))
 
 
