@@ -80,8 +80,10 @@ Device = Annotated[str, typer.Option(help="cpu, cuda or auto.")]
 Threads = Annotated[
     Optional[int],  # noqa: UP045
     typer.Option(
-        help="onnxruntime threads of each process \\[onnxruntime default; with worker "
-        "processes, the cores shared out].",
+        help="Threads of the whole run (worker processes × onnxruntime threads of each ≤ "
+        "this), so --threads 1 keeps everything in this process; with --scheduler, the "
+        "threads of each input's task on its worker \\[onnxruntime default in this process; "
+        "with worker processes, the cores shared out].",
         min=1,
     ),
 ]
@@ -92,8 +94,8 @@ Jobs = Annotated[
         "-j",
         "--jobs",
         help="Worker processes, each loading the model once, onnxruntime threads shared out; "
-        "1: all in this process \\[one per core, at most 4, when the inputs add up to 32 MiB "
-        "or more].",
+        "1: all in this process; at most --threads \\[one per core, at most 4 and at most "
+        "--threads, when the inputs add up to 32 MiB or more].",
         min=1,
         show_default=False,
     ),
