@@ -25,6 +25,7 @@ from ..runtime import DEVICES
 from .eval import eval_command
 from .export import export_command
 from .filters import filters
+from .flags import FlagHelpCommand, FlagHelpGroup
 from .train import train_app
 
 if TYPE_CHECKING:
@@ -42,13 +43,16 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=FlagHelpGroup,
 )
-models_app = typer.Typer(help="List the bundled models, or show one model's card.")
+models_app = typer.Typer(
+    help="List the bundled models, or show one model's card.", cls=FlagHelpGroup
+)
 app.add_typer(models_app, name="models")
 app.add_typer(train_app, name="train")
-app.command("filters")(filters)
-app.command("eval")(eval_command)
-app.command("export")(export_command)
+app.command("filters", cls=FlagHelpCommand)(filters)
+app.command("eval", cls=FlagHelpCommand)(eval_command)
+app.command("export", cls=FlagHelpCommand)(export_command)
 
 FORMAT_CHOICES = formats("vad")
 
@@ -175,7 +179,7 @@ def _root(
     """Tag audio with small, interpretable Gabor networks."""
 
 
-@app.command()
+@app.command(cls=FlagHelpCommand)
 def vad(
     inputs: Inputs,
     output: Output = None,
@@ -219,7 +223,7 @@ def vad(
     _run_task(spec, inputs, output, fmt, skip_existing, force, quiet, jobs, scheduler)
 
 
-@app.command()
+@app.command(cls=FlagHelpCommand)
 def birdcalls(
     inputs: Inputs,
     output: Output = None,
@@ -282,7 +286,7 @@ def _spec(task: str, model: str, device: str, threads: int | None, **options: An
     return TaskSpec(task, model, given, device, threads)
 
 
-@app.command()
+@app.command(cls=FlagHelpCommand)
 def scenes(
     inputs: Inputs,
     output: Output = None,
@@ -612,7 +616,7 @@ def models_list(ctx: typer.Context) -> None:
     Console(soft_wrap=True).print(table)
 
 
-@models_app.command("info")
+@models_app.command("info", cls=FlagHelpCommand)
 def models_info(
     name: Annotated[str, typer.Argument(help="Bundled model name (see `gabortag models`).")],
 ) -> None:
