@@ -155,11 +155,24 @@ class SceneFilesEvaluation:
     failures: tuple[FileFailure, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """Stable JSON form, the envelope of the other tasks' evaluations (``schema_version``,
+        ``metrics``, ``files``, ``errors``); ``overall`` repeats ``metrics`` for readers of
+        the first layout."""
+        from ... import __version__
+        from ..results import SCHEMA_VERSION
+
         return {
+            "schema_version": SCHEMA_VERSION,
+            "tool": "gabortag",
+            "version": __version__,
             "task": "scenes",
             "model": self.model,
+            "protocol": "a clip's scores: its windows' scores (gabortag scenes windows) "
+            "averaged with weights equal to their lengths; its label: their arg-max",
+            "metrics": self.overall,
             "overall": self.overall,
             "files": [f.to_dict() for f in self.files],
+            "errors": [f.to_dict() for f in self.failures],
         }
 
 
