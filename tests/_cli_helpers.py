@@ -30,12 +30,17 @@ needs_script = pytest.mark.skipif(
 
 
 def run(
-    *args: str | Path, cwd: Path, stdin: bytes | None = None, timeout: float = 60
+    *args: str | Path,
+    cwd: Path,
+    stdin: bytes | None = None,
+    timeout: float = 60,
+    columns: int = 200,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the console script; stdout and stderr are decoded text (bytes that are not UTF-8,
-    such as a file name's, become lone surrogates, as ``os.fsdecode`` makes them)."""
+    """Run the console script in a terminal ``columns`` wide (``COLUMNS``); stdout and stderr
+    are decoded text (bytes that are not UTF-8, such as a file name's, become lone surrogates,
+    as ``os.fsdecode`` makes them)."""
     assert GABORTAG is not None
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "PYTHONIOENCODING": "utf-8"}
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": str(columns), "PYTHONIOENCODING": "utf-8"}
     done = subprocess.run(
         [GABORTAG, *map(str, args)],
         cwd=cwd,

@@ -15,10 +15,10 @@ import pytest
 import soundfile as sf
 
 from gabortag.batch import process_files
-from gabortag.batch.local import WorkerPool
+from gabortag.batch.local import AUTO_MIN_BYTES, WorkerPool, plan_workers
 from gabortag.batch.run import Failure
 from gabortag.batch.spec import TaskSpec, processor
-from gabortag.batch.window import ordered_outcomes, threads_per_job
+from gabortag.batch.window import cpu_count, ordered_outcomes, threads_per_job
 from gabortag.io.discover import InputItem
 from gabortag.tasks.results import VadResult
 
@@ -170,7 +170,50 @@ def test_spec_pickles_and_keys_the_cache() -> None:
 def test_threads_are_shared_out(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("gabortag.batch.window.cpu_count", lambda: 8)
     assert [threads_per_job(j) for j in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
-    assert threads_per_job(4, threads=3) == 3
+    assert [threads_per_job(j, threads=6) for j in (1, 2, 3, 4, 6)] == [6, 3, 2, 1, 1]
+
+
+def test_threads_are_the_whole_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--threads N`` bounds worker processes × threads of each, with ``--jobs`` or without
+    (a batch big enough to start workers by itself), on a machine of 8 cores."""
+    for where in ("gabortag.batch.window.cpu_count", "gabortag.batch.local.cpu_count"):
+        monkeypatch.setattr(where, lambda: 8)
+    big, small = [AUTO_MIN_BYTES] * 8, [1000] * 8
+    assert plan_workers(None, None, big) == (4, 2)  # the cores shared out
+    assert plan_workers(None, 1, big) == (0, 1)  # all in this process, one thread
+    assert plan_workers(None, 2, big) == (2, 1)
+    assert plan_workers(None, 6, big) == (4, 1)
+    assert plan_workers(None, 8, big) == (4, 2)
+    assert plan_workers(None, 3, small) == (0, 3)
+    assert plan_workers(3, 8, big) == (3, 2)
+    assert plan_workers(1, 8, big) == (0, 8)
+    assert plan_workers(4, 8, [AUTO_MIN_BYTES] * 2) == (2, 4)  # never more workers than inputs
+    for jobs in (None, 1, 2, 3, 4):
+        for threads in range(max(1, jobs or 1), 13):
+            workers, each = plan_workers(jobs, threads, big)
+            assert each is not None and max(1, workers) * each <= threads, (jobs, threads)
+    with pytest.raises(ValueError, match="--jobs 4 needs at least 4 threads"):
+        plan_workers(4, 2, big)
+    with pytest.raises(ValueError, match="--jobs 4 needs at least 4 threads"):
+        WorkerPool(TaskSpec("vad", threads=2), jobs=4)
+
+
+@pytest.mark.skipif(cpu_count() < 2, reason="one core: a batch never starts workers by itself")
+@pytest.mark.parametrize("task", ["vad", "birdcalls", "scenes"])
+def test_threads_1_keeps_a_big_batch_in_one_process(tmp_path: Path, task: str) -> None:
+    """Two inputs of 17 MiB each (32-bit stereo at 192 kHz, 11.6 s): without options they
+    would start worker processes; ``--threads 1`` keeps them in this process."""
+    frames = 17 * 2**20 // 8
+    for name in ("a.wav", "b.wav"):
+        noise = 0.05 * np.random.default_rng(0).standard_normal((frames, 2))
+        sf.write(tmp_path / name, noise.astype(np.float32), 192_000, subtype="FLOAT")
+    assert sum((tmp_path / n).stat().st_size for n in ("a.wav", "b.wav")) >= AUTO_MIN_BYTES
+    done = run(task, "a.wav", "b.wav", "-o", "out", "--threads", "1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "2 done" in done.stderr and "worker processes" not in done.stderr, done.stderr
+    both = run(task, "a.wav", "b.wav", "-o", "out2", "--threads", "1", "--jobs", "2", cwd=tmp_path)
+    assert both.returncode == 2, both.stderr
+    assert "--jobs 2 needs at least 2 threads" in both.stderr and not (tmp_path / "out2").exists()
 
 
 def _items(n: int) -> list[InputItem]:
@@ -208,7 +251,7 @@ def test_a_worker_that_dies_fails_only_its_input(tmp_path: Path) -> None:
     for name in names:
         sf.write(tmp_path / name, 0.05 * rng.standard_normal(8000), 16_000)
     items = [InputItem(str(tmp_path / n), n) for n in names]
-    spec = TaskSpec("vad", threads=1)
+    spec = TaskSpec("vad", threads=2)  # the run's: one thread for each of the two workers
     outcomes = list(WorkerPool(spec, jobs=2, target=die_on_crash).map(items))
     assert [Path(o.path).name for o in outcomes] == names
     failed = [o for o in outcomes if isinstance(o, Failure)]

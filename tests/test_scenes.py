@@ -46,11 +46,17 @@ def model(scenes_model: str) -> Model:
 
 def reference_spans(n: int, window: int, hop: int) -> list[tuple[int, int]]:
     """The windows as the documentation words them: starts ``k·hop`` before the end, up to and
-    including the first window whose end reaches the end."""
+    including the first window whose end reaches the end; a last one shorter than half a
+    window, after another, is merged into the one before (or dropped when hop > window)."""
     starts = [
         k * hop for k in range(n + 1) if k * hop < n and (k == 0 or (k - 1) * hop + window < n)
     ]
-    return [(s, min(s + window, n)) for s in starts]
+    spans = [(s, min(s + window, n)) for s in starts]
+    if len(spans) > 1 and 2 * (spans[-1][1] - spans[-1][0]) < window:
+        del spans[-1]
+        if hop <= window:
+            spans[-1] = (spans[-1][0], n)
+    return spans
 
 
 def scene(n: int, seed: int = 0) -> np.ndarray:
@@ -90,12 +96,16 @@ def random_blocks(x: np.ndarray, seed: int, most: int = 5000) -> Iterator[np.nda
         (7999, 8000, 4000, [(0, 7999)]),  # shorter than a window
         (8000, 8000, 4000, [(0, 8000)]),  # exactly one window
         (8001, 8000, 4000, [(0, 8000), (4000, 8001)]),
-        (8001, 8000, 8000, [(0, 8000), (8000, 8001)]),
+        (8001, 8000, 8000, [(0, 8001)]),  # a 1-sample tail is merged into the window before
+        (11999, 8000, 8000, [(0, 11999)]),  # so is one just under half a window
+        (12000, 8000, 8000, [(0, 8000), (8000, 12000)]),  # half a window is a window
         (12000, 8000, 4000, [(0, 8000), (4000, 12000)]),
         (12001, 8000, 4000, [(0, 8000), (4000, 12000), (8000, 12001)]),
         (17, 5, 3, [(0, 5), (3, 8), (6, 11), (9, 14), (12, 17)]),
         (10, 2, 5, [(0, 2), (5, 7)]),  # hop > window: gaps, nothing starts at the end
         (11, 2, 5, [(0, 2), (5, 7), (10, 11)]),
+        (11, 4, 5, [(0, 4), (5, 9)]),  # a short last window after a gap is dropped
+        (12, 4, 5, [(0, 4), (5, 9), (10, 12)]),
     ],
 )
 def test_window_spans(n: int, window: int, hop: int, expected: list[tuple[int, int]]) -> None:
@@ -110,6 +120,8 @@ def test_window_spans_match_their_definition(n: int, window: int, hop: int) -> N
     if n:
         assert spans[0][0] == 0 and all(s < e <= n for s, e in spans)
         assert sum(e >= n for _, e in spans) <= 1
+        # no window of its own shorter than half a window, unless it is the only one
+        assert len(spans) == 1 or all(2 * (e - s) >= window for s, e in spans)
         if hop <= window:  # no gap: the windows cover the audio
             assert spans[-1][1] == n
             assert all(b[0] <= a[1] for a, b in itertools.pairwise(spans))
@@ -150,7 +162,7 @@ def test_streamed_scores_are_identical_to_the_whole_file(model: Model) -> None:
             np.testing.assert_array_equal(a, b)
     # and they are the network's scores of each window, the short last one filled by repetition
     for start, end, scores in whole:
-        padded = np.resize(x[start:end], max(6000, tiny.MIN_SAMPLES)).astype(np.float32)
+        padded = np.resize(x[start:end], max(6000, end - start, tiny.MIN_SAMPLES))
         np.testing.assert_allclose(scores, tiny.reference_scores(padded[None])[0], atol=1e-4)
 
 
@@ -187,13 +199,24 @@ def test_memory_is_bounded_by_the_window_not_the_stream(model: Model) -> None:
 # --------------------------------------------------------------------------- tag_scenes
 
 
+def expected_scores(x: np.ndarray, start: int, end: int, opts: SceneOptions) -> np.ndarray:
+    """The network's scores of one window: a short one repeated to fill a window, a long one
+    (a short tail merged in) at its length."""
+    window = round(opts.window_s * SR) if opts.window_s else W
+    padded = np.resize(x[start:end], max(window, end - start, tiny.MIN_SAMPLES))
+    scores: np.ndarray = tiny.reference_scores(padded[None])[0]
+    return scores
+
+
+def considered_of(opts: SceneOptions) -> list[int]:
+    return [i for i, name in enumerate(tiny.LABELS) if not opts.labels or name in opts.labels]
+
+
 def expected_labels(
     x: np.ndarray, start: int, end: int, opts: SceneOptions
 ) -> tuple[tuple[str, float], ...]:
-    window = round(opts.window_s * SR) if opts.window_s else W
-    padded = np.resize(x[start:end], max(window, tiny.MIN_SAMPLES))
-    scores = tiny.reference_scores(padded[None])[0]
-    considered = [i for i, name in enumerate(tiny.LABELS) if not opts.labels or name in opts.labels]
+    scores = expected_scores(x, start, end, opts)
+    considered = considered_of(opts)
     ranked = sorted(considered, key=lambda i: -scores[i])[: opts.top_k]
     return tuple((tiny.LABELS[i], scores[i]) for i in ranked if scores[i] >= opts.min_score)
 
@@ -207,6 +230,7 @@ def expected_labels(
         SceneOptions(top_k=2, min_score=0.6, window_s=0.6),
         SceneOptions(labels=("music", "birdsong"), top_k=1, min_score=0.2, hop_s=0.7),
         SceneOptions(labels=("background",), min_score=0.0, window_s=2.0, hop_s=3.0),
+        SceneOptions(top_k=5, min_score=0.0, window_s=1.0, hop_s=1.0),  # 0.3 s tail merged
     ],
 )
 def test_window_labels_follow_the_options(model: Model, opts: SceneOptions) -> None:
@@ -224,7 +248,21 @@ def test_window_labels_follow_the_options(model: Model, opts: SceneOptions) -> N
         assert len(w.labels) <= opts.top_k
         assert all(lab.score >= opts.min_score for lab in w.labels)
         assert all(opts.labels is None or lab.label in opts.labels for lab in w.labels)
-    assert result.summary == summarize(result.windows, opts.best)
+    # the file's scores: every window's, weighted by its length; top and summary follow them
+    clip = sum((e - s) * expected_scores(x, s, e, opts).astype(np.float64) for s, e in spans)
+    clip = clip / sum(e - s for s, e in spans)
+    considered = considered_of(opts)
+    best = max(considered, key=lambda i: clip[i])
+    assert result.top is not None and result.top.label == tiny.LABELS[best]
+    assert result.top.score == pytest.approx(clip[best], abs=1e-4)
+    for entry in result.summary:
+        assert entry.score == pytest.approx(clip[tiny.LABELS.index(entry.label)], abs=1e-4)
+    assert [e.score for e in result.summary] == sorted(
+        (e.score for e in result.summary), reverse=True
+    )
+    file_scores = {tiny.LABELS[i]: float(clip[i]) for i in considered}
+    again = summarize(result.windows, file_scores, opts.best)
+    assert [e.label for e in result.summary] == [e.label for e in again]
 
 
 def test_the_scene_is_recognised(model: Model) -> None:
@@ -341,13 +379,19 @@ def test_summary_counts_overlapping_windows_once() -> None:
         SceneWindow(6.0, 8.0, (SceneLabel("speech", 0.7),)),
         SceneWindow(7.0, 7.5, (SceneLabel("speech", 0.8),)),  # inside the previous one
     ]
-    summary = summarize(windows, best=2)
+    scores = {"speech": 0.5, "music": 0.2}
+    summary = summarize(windows, scores, best=2)
     assert summary == (
-        LabelSummary("speech", 5.0, 4, (ScoredSpan(1.0, 3.0, 0.9), ScoredSpan(7.0, 7.5, 0.8))),
-        LabelSummary("music", 3.0, 2, (ScoredSpan(1.0, 3.0, 0.3), ScoredSpan(2.0, 4.0, 0.3))),
+        LabelSummary("speech", 5.0, 4, (ScoredSpan(1.0, 3.0, 0.9), ScoredSpan(7.0, 7.5, 0.8)), 0.5),
+        LabelSummary("music", 3.0, 2, (ScoredSpan(1.0, 3.0, 0.3), ScoredSpan(2.0, 4.0, 0.3)), 0.2),
     )
-    assert summarize(windows, best=0)[0].best == ()
-    assert summarize([]) == ()
+    assert summarize(windows, scores, best=0)[0].best == ()
+    assert summarize([], {}) == ()
+    # ranked by file score, not by duration: a label of fewer windows can come first
+    assert [e.label for e in summarize(windows, {"speech": 0.1, "music": 0.3})] == [
+        "music",
+        "speech",
+    ]
     spans = [(0.0, 1.0), (0.5, 0.7), (1.0, 2.0), (4.0, 4.5)]
     assert union_length(ScoredSpan(a, b, 0.5) for a, b in spans) == 2.5
     assert union_length([]) == 0.0

@@ -136,7 +136,29 @@ def test_json_default(tmp_path: Path, clips: list[str], scenes_model: str) -> No
         }
     assert a["windows"][0]["labels"][0]["label"] == "background"
     assert a["windows"][-1]["labels"][0]["label"] == "music"
+    for f in doc["files"]:  # the file's top label leads the summary, ranked by file score
+        assert f["top"]["label"] in tiny.LABELS and 0.0 <= f["top"]["score"] <= 1.0
+        scores = [s["score"] for s in f["summary"]]
+        assert scores == sorted(scores, reverse=True)
+        assert (f["summary"][0]["label"], scores[0]) == (f["top"]["label"], f["top"]["score"])
     assert "2 inputs: 2 done, 0 skipped, 0 failed" in done.stderr
+
+
+def test_a_short_tail_is_no_window_of_its_own(tmp_path: Path, scenes_model: str) -> None:
+    """2.001 s in 1 s windows every 1 s: the last millisecond is merged into the second window,
+    in every format, instead of being a window (and rows) of its own."""
+    rng = np.random.default_rng(0)
+    sf.write(tmp_path / "c.wav", (0.2 * rng.standard_normal(16_008)).astype(np.float32), 8000)
+    args = ("scenes", "c.wav", "-m", scenes_model, "--hop", "1", "--top-k", "5")
+    done = run(*args, "--min-score", "0", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (item,) = json.loads(done.stdout)["files"]
+    assert [(w["start"], w["end"]) for w in item["windows"]] == [(0.0, 1.0), (1.0, 2.001)]
+    rows = parse("csv", run(*args, "--min-score", "0", "-f", "csv", cwd=tmp_path).stdout)
+    assert {(r[0], r[1]) for r in rows["c.wav"]} == {(0.0, 1.0), (1.0, 2.001)}
+    _, table = parse_raven(run(*args, "--min-score", "0", "-f", "raven", cwd=tmp_path).stdout)
+    spans = {(float(r["Begin Time (s)"]), float(r["End Time (s)"])) for r in table}
+    assert spans == {(0.0, 1.0), (1.0, 2.001)}
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "raven"])

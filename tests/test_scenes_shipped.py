@@ -67,12 +67,39 @@ def test_onnx_matches_checkpoint() -> None:
 def test_card_fold5_accuracy_is_reproduced(tmp_path: Path) -> None:
     from gabortag.tasks.scenes.evaluate import evaluate_scene_files
 
-    rows = (DATA / "esc10" / "meta.csv").read_text().splitlines()[1:]
-    files = [DATA / "esc10" / r.split(",")[0] for r in rows if r.split(",")[2] == "5"]
-    result = evaluate_scene_files("scenes", files, threads=1)
+    result = evaluate_scene_files("scenes", _fold5(), threads=1)
     assert result.overall is not None
     card = load_model("scenes").card["metrics"]["esc10_fold5"]
     assert result.overall["accuracy"] == pytest.approx(card["accuracy"], abs=1e-4)
+
+
+def _fold5() -> list[Path]:
+    rows = (DATA / "esc10" / "meta.csv").read_text().splitlines()[1:]
+    return [DATA / "esc10" / r.split(",")[0] for r in rows if r.split(",")[2] == "5"]
+
+
+@pytest.mark.skipif(not (DATA / "esc10" / "meta.csv").is_file(), reason=f"no ESC-10 at {DATA}")
+def test_per_file_top_is_what_eval_scores(tmp_path: Path) -> None:
+    """On the 80 held-out ESC-10 clips (77 of them 5.001 s long), the ``top`` label that
+    ``gabortag scenes`` writes for each file, through the batch the command runs, is the label
+    ``gabortag eval scenes`` predicts for it, with the same score; and the summary leads with
+    it."""
+    import gabortag
+    from gabortag.tasks.scenes.evaluate import evaluate_scene_files
+
+    files = _fold5()
+    out = tmp_path / "fold5.json"
+    report = gabortag.tag_files(gabortag.TaskSpec("scenes", threads=1), files, str(out), jobs=1)
+    assert (report.summary.processed, report.summary.failed) == (80, 0)
+    tagged = json.loads(out.read_text())["files"]
+    scored = evaluate_scene_files("scenes", files, threads=1)
+    assert [f["path"] for f in tagged] == [f.path for f in scored.files]
+    for f, e in zip(tagged, scored.files, strict=True):
+        assert f["top"]["label"] == e.predicted, f["path"]
+        assert f["top"]["score"] == pytest.approx(e.score, abs=1e-4), f["path"]
+        assert f["summary"][0]["label"] == f["top"]["label"], f["path"]
+        # no window of the 1 ms that most clips have beyond 5 s
+        assert all(w["end"] - w["start"] >= 2.5 for w in f["windows"]), f["path"]
 
 
 def test_card_quotes_the_committed_cross_validation() -> None:

@@ -276,20 +276,26 @@ def test_eval_scenes_with_reference(scenes_model: Path, tmp_path: Path) -> None:
 
 
 def test_clip_scores_weight_windows_by_length(scenes_model: Path, tmp_path: Path) -> None:
-    """A clip a few samples longer than the window: the tiny last window counts for its length."""
+    """A clip half a window longer than the window: the short last window counts for its
+    length; a clip a few samples longer is one window, the tail merged into it."""
     from gabortag.tasks.scenes.api import SceneOptions, score_windows, windowing
     from gabortag.tasks.scenes.evaluate import clip_scores
 
     rng = np.random.default_rng(2)
-    x = np.concatenate([0.3 * rng.standard_normal(8000), np.full(8, 0.9)]).astype(np.float32)
+    model = Model(ModelSpec("tiny", scenes_model, None), threads=1)
+    win = windowing(model, SceneOptions(hop_s=1.0))
+    x = np.concatenate([0.3 * rng.standard_normal(8000), np.full(4000, 0.9)]).astype(np.float32)
     path = tmp_path / "clip.wav"
     sf.write(path, x, 8000, subtype="FLOAT")
-    model = Model(ModelSpec("tiny", scenes_model, None), threads=1)
-    windows = list(score_windows(model, [x], windowing(model, SceneOptions(hop_s=1.0))))
-    assert [(s, e) for s, e, _ in windows] == [(0, 8000), (8000, 8008)]
-    expected = (windows[0][2] * 8000 + windows[1][2] * 8) / 8008
+    windows = list(score_windows(model, [x], win))
+    assert [(s, e) for s, e, _ in windows] == [(0, 8000), (8000, 12000)]
+    expected = (windows[0][2] * 8000 + windows[1][2] * 4000) / 12000
     np.testing.assert_allclose(clip_scores(model, path, hop_s=1.0), expected, atol=1e-5)
     assert not np.allclose(windows[0][2], windows[1][2], atol=1e-2)  # the weighting matters
+    sf.write(path, x[:8008], 8000, subtype="FLOAT")
+    (whole,) = score_windows(model, [x[:8008]], win)
+    assert whole[:2] == (0, 8008)
+    np.testing.assert_allclose(clip_scores(model, path, hop_s=1.0), whole[2], atol=1e-5)
 
 
 @needs_script

@@ -35,10 +35,16 @@ TOL = 1e-3 + 1e-9
 Row = tuple[float, float, str, float]  # start, end, label, score
 
 
+#: File scores of the labels (the summary's ranking).
+FILE_SCORES = {"speech": 0.5, "chainsaw": 0.3, "music": 0.05, "a b\tc": 1.0}
+
+
 def result(path: str, windows: Sequence[SceneWindow], sample_rate: int = 44_100) -> SceneResult:
     duration = windows[-1].end if windows else 0.0
+    summary = summarize(windows, FILE_SCORES)
+    top = SceneLabel(summary[0].label, summary[0].score) if summary else None
     return SceneResult(
-        path, duration, "scenes-tiny", 1.0, 0.5, tuple(windows), summarize(windows), sample_rate, 2
+        path, duration, "scenes-tiny", 1.0, 0.5, tuple(windows), summary, sample_rate, 2, top=top
     )
 
 

@@ -50,6 +50,46 @@ def default_jobs() -> int:
     return min(MAX_DEFAULT_JOBS, cpu_count())
 
 
+def plan_workers(
+    jobs: int | None, threads: int | None, sizes: Sequence[int]
+) -> tuple[int, int | None]:
+    """How a batch of inputs whose sizes (bytes) are ``sizes`` runs on this machine:
+    ``(worker processes, onnxruntime threads of each)``; 0 workers: all in this process, on
+    ``threads`` threads.
+
+    ``threads`` (``--threads``) is the whole run's: the workers never use more together
+    (``workers × threads of each ≤ threads``), so ``threads=1`` keeps the run in this
+    process. ``jobs`` ``None``: :func:`default_jobs`, at most ``threads``, and none when the
+    inputs add up to less than :data:`AUTO_MIN_BYTES`. Never more workers than inputs.
+
+    Raises:
+        ValueError: ``jobs`` is more than ``threads`` (each worker needs a thread).
+    """
+    check_jobs(jobs, threads)
+    workers = min(default_jobs() if jobs is None else jobs, len(sizes))
+    if jobs is None:
+        if threads is not None:
+            workers = min(workers, threads)
+        if sum(sizes) < AUTO_MIN_BYTES:
+            workers = 1
+    if workers <= 1:
+        return 0, threads
+    return workers, threads_per_job(workers, threads)
+
+
+def check_jobs(jobs: int | None, threads: int | None) -> None:
+    """``ValueError`` when ``jobs`` worker processes cannot share ``threads`` threads (``None``:
+    no limit), or ``jobs < 1``."""
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if jobs is not None and threads is not None and jobs > threads:
+        raise ValueError(
+            f"--jobs {jobs} needs at least {jobs} threads, and --threads {threads} is what the "
+            f"whole run may use (worker processes × threads of each); give --threads {jobs} "
+            f"or more, or fewer --jobs"
+        )
+
+
 def _worker_init() -> None:
     """Worker processes end at once on Ctrl-C, silently: this process reports it."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -105,11 +145,12 @@ class WorkerPool(Runner):
     worker a second time fails, and the batch goes on in new workers.
 
     Args:
-        spec: the task; its ``threads`` (``None``: cores shared out, see
-            :func:`threads_per_job`) apply to each worker.
-        jobs: worker processes, never more than the inputs to process; with one, or one
-            input, inputs are processed in this process. ``None``: :func:`default_jobs`, or
-            none when the inputs add up to less than :data:`AUTO_MIN_BYTES`.
+        spec: the task; its ``threads`` are the whole run's, shared out among the workers
+            (``None``: the cores; see :func:`plan_workers`).
+        jobs: worker processes, never more than the inputs to process nor ``spec.threads``;
+            with one, or one input, inputs are processed in this process. ``None``:
+            :func:`default_jobs` (at most ``spec.threads``), or none when the inputs add up
+            to less than :data:`AUTO_MIN_BYTES`.
         local: processes an input in this process (inputs only it can read, or one job);
             ``None`` builds it from ``spec`` when needed.
         target: what a worker runs on an input (a module-level function, so that it pickles).
@@ -122,8 +163,7 @@ class WorkerPool(Runner):
         local: Process | None = None,
         target: Target = run_item,
     ):
-        if jobs is not None and jobs < 1:
-            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        check_jobs(jobs, spec.threads)
         self.spec = spec
         self.auto = jobs is None
         self.jobs = default_jobs() if jobs is None else jobs
@@ -139,14 +179,12 @@ class WorkerPool(Runner):
 
     def map(self, items: Sequence[InputItem]) -> Iterator[Result | Failure]:
         sizes = [size for size in map(file_size, items) if size is not None]
-        jobs = min(self.jobs, len(sizes))
-        if self.auto and sum(sizes) < AUTO_MIN_BYTES:
-            jobs = 1
-        self.used = jobs if jobs > 1 else 0
+        jobs, threads = plan_workers(None if self.auto else self.jobs, self.spec.threads, sizes)
+        self.used = jobs
         if jobs <= 1:
             yield from InProcess(self.local()).map(items)
             return
-        spec = replace(self.spec, threads=threads_per_job(jobs, self.spec.threads))
+        spec = replace(self.spec, threads=threads)
         pool = _SpawnPool(jobs, spec, self.target)
         solo = _SpawnPool(1, spec, self.target)
         try:

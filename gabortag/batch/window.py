@@ -33,9 +33,11 @@ def cpu_count() -> int:
 
 
 def threads_per_job(jobs: int, threads: int | None = None) -> int:
-    """onnxruntime threads for each of ``jobs`` workers: ``threads`` when given, else the cores
-    shared out (``jobs × threads ≈ cores``), at least 1."""
-    return threads if threads is not None else max(1, cpu_count() // jobs)
+    """onnxruntime threads for each of ``jobs`` workers: ``threads``, the whole run's threads
+    (the cores when ``None``), shared out so that ``jobs × threads per job ≤ threads``, at
+    least 1."""
+    total = cpu_count() if threads is None else threads
+    return max(1, total // jobs)
 
 
 def file_size(item: InputItem) -> int | None:

@@ -25,6 +25,7 @@ from ..runtime import DEVICES
 from .eval import eval_command
 from .export import export_command
 from .filters import filters
+from .flags import FlagHelpCommand, FlagHelpGroup
 from .train import train_app
 
 if TYPE_CHECKING:
@@ -42,13 +43,16 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=FlagHelpGroup,
 )
-models_app = typer.Typer(help="List the bundled models, or show one model's card.")
+models_app = typer.Typer(
+    help="List the bundled models, or show one model's card.", cls=FlagHelpGroup
+)
 app.add_typer(models_app, name="models")
 app.add_typer(train_app, name="train")
-app.command("filters")(filters)
-app.command("eval")(eval_command)
-app.command("export")(export_command)
+app.command("filters", cls=FlagHelpCommand)(filters)
+app.command("eval", cls=FlagHelpCommand)(eval_command)
+app.command("export", cls=FlagHelpCommand)(export_command)
 
 FORMAT_CHOICES = formats("vad")
 
@@ -80,8 +84,10 @@ Device = Annotated[str, typer.Option(help="cpu, cuda or auto.")]
 Threads = Annotated[
     Optional[int],  # noqa: UP045
     typer.Option(
-        help="onnxruntime threads of each process \\[onnxruntime default; with worker "
-        "processes, the cores shared out].",
+        help="Threads of the whole run (worker processes × onnxruntime threads of each ≤ "
+        "this), so --threads 1 keeps everything in this process; with --scheduler, the "
+        "threads of each input's task on its worker \\[onnxruntime default in this process; "
+        "with worker processes, the cores shared out].",
         min=1,
     ),
 ]
@@ -92,8 +98,8 @@ Jobs = Annotated[
         "-j",
         "--jobs",
         help="Worker processes, each loading the model once, onnxruntime threads shared out; "
-        "1: all in this process \\[one per core, at most 4, when the inputs add up to 32 MiB "
-        "or more].",
+        "1: all in this process; at most --threads \\[one per core, at most 4 and at most "
+        "--threads, when the inputs add up to 32 MiB or more].",
         min=1,
         show_default=False,
     ),
@@ -173,7 +179,7 @@ def _root(
     """Tag audio with small, interpretable Gabor networks."""
 
 
-@app.command()
+@app.command(cls=FlagHelpCommand)
 def vad(
     inputs: Inputs,
     output: Output = None,
@@ -217,7 +223,7 @@ def vad(
     _run_task(spec, inputs, output, fmt, skip_existing, force, quiet, jobs, scheduler)
 
 
-@app.command()
+@app.command(cls=FlagHelpCommand)
 def birdcalls(
     inputs: Inputs,
     output: Output = None,
@@ -280,7 +286,7 @@ def _spec(task: str, model: str, device: str, threads: int | None, **options: An
     return TaskSpec(task, model, given, device, threads)
 
 
-@app.command()
+@app.command(cls=FlagHelpCommand)
 def scenes(
     inputs: Inputs,
     output: Output = None,
@@ -613,7 +619,7 @@ def models_list(ctx: typer.Context) -> None:
     Console(soft_wrap=True).print(table)
 
 
-@models_app.command("info")
+@models_app.command("info", cls=FlagHelpCommand)
 def models_info(
     name: Annotated[str, typer.Argument(help="Bundled model name (see `gabortag models`).")],
 ) -> None:

@@ -15,7 +15,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -297,10 +297,45 @@ def _scene_tables(console: Console, result: SceneFilesEvaluation) -> None:
             c["label"], str(c["clips"]), _num(c["precision"]), _num(c["recall"]), _num(c["f1"])
         )
     console.print(per)
-    conf = m["confusion"]
-    predicted = conf["predicted_labels"]
-    shown = [j for j, _ in enumerate(predicted) if any(row[j] for row in conf["rows"])]
-    matrix = Table("true \\ predicted", *[predicted[j] for j in shown], title="confusion")
-    for label, row in zip(conf["labels"], conf["rows"], strict=True):
-        matrix.add_row(label, *[str(row[j]) if row[j] else "." for j in shown])
-    console.print(matrix)
+    _confusion_table(console, m["confusion"])
+
+
+def _confusion_table(console: Console, conf: dict[str, Any]) -> None:
+    """The confusion matrix with numbered labels, so that it fits a narrow terminal: a row
+    per true label (``3 clock_tick``), a column per predicted label that occurs, headed by
+    the number of that label (a true label's own number; the others numbered after them and
+    named in a legend). When even that is wider than the console, the confusions are listed
+    instead (``baby_cry → rooster: 2``)."""
+    from rich import box
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    true, predicted, rows = conf["labels"], conf["predicted_labels"], conf["rows"]
+    shown = [j for j, _ in enumerate(predicted) if any(row[j] for row in rows)]
+    number = {label: i + 1 for i, label in enumerate(true)}
+    for j in shown:
+        number.setdefault(predicted[j], len(number) + 1)
+    others = [predicted[j] for j in shown if predicted[j] not in true]
+    legend = "columns: predicted labels, numbered as the rows"
+    if others:
+        legend += "; " + ", ".join(f"{number[label]} {label}" for label in others)
+    matrix = Table(
+        "true \\ predicted",
+        *[str(number[predicted[j]]) for j in shown],
+        title="confusion",
+        caption=legend,
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+    )
+    for label, row in zip(true, rows, strict=True):
+        matrix.add_row(f"{number[label]} {label}", *[str(row[j]) if row[j] else "." for j in shown])
+    unbounded = console.options.update_width(10**6)  # its natural width, not clamped
+    if Measurement.get(console, unbounded, matrix).maximum <= console.width:
+        console.print(matrix)
+        return
+    console.print("confusion (true → predicted: clips)", markup=False)
+    for label, row in zip(true, rows, strict=True):
+        for j in shown:
+            if row[j]:
+                console.print(f"  {label} → {predicted[j]}: {row[j]}", markup=False)

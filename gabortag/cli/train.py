@@ -11,9 +11,12 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .flags import FlagHelpCommand, FlagHelpGroup
+
 train_app = typer.Typer(
     help="Train a Gabor network on your own labelled recordings (pip install 'gabortag\\[train]').",
     no_args_is_help=True,
+    cls=FlagHelpGroup,
 )
 
 
@@ -51,7 +54,10 @@ Init = Annotated[
     typer.Option(help="Fine-tune from this checkpoint (.pt) or bundled model name."),
 ]
 FromScratch = Annotated[
-    bool, typer.Option("--from-scratch", help="Ignore --init; start from random weights.")
+    bool,
+    typer.Option(
+        "--from-scratch/--no-from-scratch", help="Ignore --init; start from random weights."
+    ),
 ]
 Epochs = Annotated[int, typer.Option(min=1)]
 Seed = Annotated[int, typer.Option()]
@@ -165,7 +171,7 @@ def _print_result(out: Path, card: dict[str, Any], **extra: object) -> None:
     typer.echo(json.dumps({**result, **extra}, indent=2))
 
 
-@train_app.command("birdcalls")
+@train_app.command("birdcalls", cls=FlagHelpCommand)
 def train_birdcalls(
     audio: AudioDir,
     annotations: Annotated[
@@ -208,7 +214,7 @@ def train_birdcalls(
     _print_result(out, card, best_val_frame_error=result["best_val_frame_error"])
 
 
-@train_app.command("vad")
+@train_app.command("vad", cls=FlagHelpCommand)
 def train_vad(
     audio: AudioDir,
     reference: Annotated[
@@ -261,7 +267,7 @@ def train_vad(
     _print_result(out, card, best_val_auc=result["best_val_auc"])
 
 
-@train_app.command("scenes")
+@train_app.command("scenes", cls=FlagHelpCommand)
 def train_scenes(
     audio: Annotated[
         Path,

@@ -276,16 +276,20 @@ class LabelSummary:
             union, so overlapping windows count once.
         windows: how many windows report it.
         best: its strongest windows, highest score first (ties: earliest first).
+        score: its file score, in ``[0, 1]``: its scores in every window of the file averaged
+            with weights equal to the windows' lengths (what ``gabortag eval scenes`` ranks).
     """
 
     label: str
     duration: float
     windows: int
     best: tuple[ScoredSpan, ...]
+    score: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "label": self.label,
+            "score": round(self.score, 4),
             "duration": round(self.duration, 3),
             "windows": self.windows,
             "best": [s.to_dict() for s in self.best],
@@ -298,6 +302,7 @@ class LabelSummary:
             duration=float(d["duration"]),
             windows=int(d["windows"]),
             best=tuple(ScoredSpan.from_dict(s) for s in d["best"]),
+            score=float(d.get("score", 0.0)),
         )
 
 
@@ -310,8 +315,11 @@ class SceneResult:
             :class:`VadResult`.
         window, hop: seconds of one analysis window and between window starts.
         windows: every analysis window, sorted by start (see :mod:`gabortag.tasks.scenes.api`).
-        summary: one entry per label reported anywhere in the file, longest total duration
-            first (ties: highest score first, then by name).
+        summary: one entry per label reported anywhere in the file, highest file score first
+            (ties: longest duration, then by name).
+        top: the file's label and its file score: the highest of the windows' scores
+            averaged with weights equal to the windows' lengths, among the labels considered,
+            as ``gabortag eval scenes`` predicts a clip's label; ``None`` without any window.
     """
 
     path: str
@@ -325,6 +333,7 @@ class SceneResult:
     channels: int = 0
     provider: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    top: SceneLabel | None = None
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -340,6 +349,7 @@ class SceneResult:
         out |= {
             "window": round(self.window, 6),
             "hop": round(self.hop, 6),
+            "top": None if self.top is None else self.top.to_dict(),
             "summary": [s.to_dict() for s in self.summary],
             "windows": [w.to_dict() for w in self.windows],
         }
@@ -354,5 +364,6 @@ class SceneResult:
             hop=float(d["hop"]),
             windows=tuple(SceneWindow.from_dict(w) for w in d["windows"]),
             summary=tuple(LabelSummary.from_dict(s) for s in d["summary"]),
+            top=None if d.get("top") is None else SceneLabel.from_dict(d["top"]),
             **_input_kwargs(d),
         )

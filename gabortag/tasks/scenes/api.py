@@ -11,12 +11,18 @@ Windows
 In samples at the model's rate, with window length ``W`` and hop ``H``: windows start at
 ``0, H, 2H, ...``; the last one is the first whose end ``k·H + W`` reaches the end of the
 audio ``N``, and is truncated to ``N`` (so a file shorter than a window gives one window
-covering it, and no window starts at or after ``N``). Zero samples give no window. A window
-shorter than the window length (the truncated last one, or a short file) is filled up to it
-(and to at least ``min_samples``) by repeating its samples before the network sees it: the
-classifier was trained on full windows, short clips repeated to fill them, and pools over
-time, so repetition keeps the window's statistics where zeros or a short input would change
-them; its reported end stays the end of the audio. See
+covering it, and no window starts at or after ``N``). Zero samples give no window.
+
+A truncated last window shorter than :data:`MIN_TAIL_FRACTION` of ``W`` (half a window) is
+not a window of its own when there is a window before it: it carries too little audio to be
+classified (the 1 ms left over by a 5.001 s clip cut into 5 s windows), so it is merged into
+the previous window, which then runs to ``N`` and is scored on all its samples (up to 1.5 W).
+When ``H > W`` (windows leave gaps) merging would take in the gap, so the short last window is
+dropped instead. A window shorter than the window length (a kept truncated last one, or a
+short file) is filled up to it (and to at least ``min_samples``) by repeating its samples
+before the network sees it: the classifier was trained on full windows, short clips repeated
+to fill them, and pools over time, so repetition keeps the window's statistics where zeros or
+a short input would change them; its reported end stays the end of the audio. See
 :func:`window_spans`.
 
 Files are streamed (:func:`iter_windows`): memory holds one decoded block, one window and one
@@ -27,16 +33,19 @@ Labels
 ------
 For each window, the labels considered (all the model's, or those of
 :attr:`SceneOptions.labels`) are ranked by score; the ``top_k`` highest are reported when their
-score reaches ``min_score``. The summary of a file gives, for each label reported anywhere, the
+score reaches ``min_score``. A file's scores are its windows' scores averaged with weights
+equal to the windows' lengths (:class:`ClipScores`), and its ``top`` label is their arg-max
+among the labels considered (:func:`best_label`): the computation ``gabortag eval scenes``
+scores. The summary of a file gives, for each label reported anywhere, that file score, the
 length of the union of its windows (overlapping windows count once), how many windows report
-it, and its ``best`` strongest windows.
+it, and its ``best`` strongest windows; labels are ranked by their file score.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -52,6 +61,10 @@ TASK = "scenes"
 
 #: Metadata key of the shortest window (samples) the network accepts.
 MIN_SAMPLES_KEY = "gabortag.min_samples"
+
+#: A truncated last window shorter than this fraction of the window length is merged into the
+#: previous window (dropped when windows leave gaps); see the module docstring.
+MIN_TAIL_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -184,12 +197,20 @@ def windowing(model: Model, options: SceneOptions) -> Windowing:
     return Windowing(window, hop, shortest, sr)
 
 
+def short_tail(length: int, window: int) -> bool:
+    """Whether a truncated last window of ``length`` samples is too short to be a window of
+    its own (shorter than :data:`MIN_TAIL_FRACTION` of ``window``)."""
+    return length < MIN_TAIL_FRACTION * window
+
+
 def window_spans(n_samples: int, window: int, hop: int) -> list[tuple[int, int]]:
     """``[start, end)`` sample indices of the analysis windows of ``n_samples`` samples.
 
     Windows start at ``0, hop, 2·hop, ...``; the last is the first whose end reaches
-    ``n_samples``, truncated to it. ``n_samples <= 0`` gives no window; ``window`` and ``hop``
-    are >= 1. When ``hop > window`` the windows leave gaps, and none starts at or after the end.
+    ``n_samples``, truncated to it, unless it is shorter than half a window (:func:`short_tail`)
+    and another window precedes it: then the previous window is extended to ``n_samples``
+    (``hop <= window``) or, when the windows leave gaps (``hop > window``), the short one is
+    dropped. ``n_samples <= 0`` gives no window; ``window`` and ``hop`` are >= 1.
     """
     if window < 1 or hop < 1:
         raise ValueError(f"window and hop must be >= 1 sample, got {window} and {hop}")
@@ -200,6 +221,10 @@ def window_spans(n_samples: int, window: int, hop: int) -> list[tuple[int, int]]
         if start + window >= n_samples:
             break
         start += hop
+    if len(spans) > 1 and short_tail(spans[-1][1] - spans[-1][0], window):
+        spans.pop()
+        if hop <= window:
+            spans[-1] = (spans[-1][0], n_samples)
     return spans
 
 
@@ -210,7 +235,9 @@ def iter_windows(
 
     The windows are those of :func:`window_spans` of the total length, in order, whatever the
     block sizes; each is float32 and holds ``end - start`` samples (the last may be shorter
-    than ``window``). Only the samples from the next window's start on are kept between blocks.
+    than ``window``, or longer when a short tail was merged into it). The last complete window
+    is held back until the next one completes or the audio ends (a short tail may extend it),
+    so only the samples from its start on are kept between blocks.
     """
     if window < 1 or hop < 1:
         raise ValueError(f"window and hop must be >= 1 sample, got {window} and {hop}")
@@ -218,18 +245,28 @@ def iter_windows(
     offset = 0  # sample index of buffer[0]
     start = 0  # start of the next window
     total = 0  # samples seen
-    reached_end = 0  # end of the last window yielded
+    held: int | None = None  # start of the last complete window, not yielded yet
     for block in blocks:
         block = np.asarray(block, dtype=np.float32).reshape(-1)
         total += len(block)
         buffer = np.concatenate([buffer, block])
         while start + window <= total:
-            yield start, buffer[start - offset : start - offset + window].copy()
-            reached_end = start + window
+            if held is not None:
+                yield held, buffer[held - offset : held - offset + window].copy()
+            held = start
             start += hop
-        drop = min(start - offset, len(buffer))
+        keep = start if held is None else held
+        drop = min(keep - offset, len(buffer))
         buffer, offset = buffer[drop:], offset + drop
-    if start < total and reached_end < total:  # the truncated last window
+    # the truncated last window, when the windows so far do not reach the end
+    tail = start < total and (held is None or held + window < total)
+    if held is not None:
+        if tail and short_tail(total - start, window):
+            end = total if hop <= window else held + window  # merged, or dropped
+            yield held, buffer[held - offset : end - offset].copy()
+            return
+        yield held, buffer[held - offset : held - offset + window].copy()
+    if tail:
         yield start, buffer[start - offset :].copy()
 
 
@@ -244,7 +281,8 @@ def score_windows(
     ``start``, ``end`` are sample indices (:func:`window_spans`); ``scores`` is float32
     ``(n_classes,)``. Windows are batched, about ``chunk_seconds`` of audio per network call;
     a window shorter than the window length (or ``windows.min_samples``) is filled by
-    repetition (see the module docstring).
+    repetition, and a last window that took in a short tail is scored alone at its length (see
+    the module docstring).
     The batches depend only on the windows, so any block sizes give the same scores.
     """
     size = max(windows.window, windows.min_samples)
@@ -252,10 +290,12 @@ def score_windows(
     n_labels = len(model.info.labels)
     pending: list[tuple[int, np.ndarray]] = []
 
-    def run(batch: list[tuple[int, np.ndarray]]) -> Iterator[tuple[int, int, np.ndarray]]:
-        x = np.zeros((len(batch), size), np.float32)
+    def run(
+        batch: list[tuple[int, np.ndarray]], width: int
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
+        x = np.zeros((len(batch), width), np.float32)
         for row, (_, samples) in enumerate(batch):
-            x[row] = np.resize(samples, size)  # repeats a short window to fill the row
+            x[row] = np.resize(samples, width)  # repeats a short window to fill the row
         scores = model.run(x)
         if scores.shape != (len(batch), n_labels):
             raise ModelError(
@@ -266,12 +306,18 @@ def score_windows(
             yield start, start + len(samples), row_scores
 
     for start, samples in iter_windows(blocks, windows.window, windows.hop):
+        if len(samples) > size:  # the last window, with a short tail merged in: at its length
+            if pending:
+                yield from run(pending, size)
+                pending = []
+            yield from run([(start, samples)], len(samples))
+            continue
         pending.append((start, samples))
         if len(pending) == per_call:
-            yield from run(pending)
+            yield from run(pending, size)
             pending = []
     if pending:
-        yield from run(pending)
+        yield from run(pending, size)
 
 
 def top_labels(
@@ -288,10 +334,46 @@ def top_labels(
     return tuple(SceneLabel(labels[i], float(scores[i])) for i in ranked if scores[i] >= min_score)
 
 
-def summarize(windows: Sequence[SceneWindow], best: int = 3) -> tuple[LabelSummary, ...]:
-    """Per-label summary of ``windows`` (sorted by start): the union duration of the windows
-    reporting each label, their count and the ``best`` strongest of them; longest duration
-    first (ties: highest score, then name)."""
+class ClipScores:
+    """A file's class scores: its windows' scores ``(n_classes,)`` averaged with weights equal
+    to the windows' lengths (samples), so that each window counts for the audio it covers.
+
+    ``gabortag scenes`` reports their arg-max as a file's ``top`` label and ranks its summary by
+    them; ``gabortag eval scenes`` scores the same arg-max (one computation for both).
+    """
+
+    def __init__(self) -> None:
+        self._sum: np.ndarray | None = None
+        self._weight = 0
+
+    def add(self, start: int, end: int, scores: np.ndarray) -> None:
+        """Add the ``scores (n_classes,)`` of the window ``[start, end)`` (samples)."""
+        weighted = np.asarray(scores, np.float64) * (end - start)
+        self._sum = weighted if self._sum is None else self._sum + weighted
+        self._weight += end - start
+
+    def mean(self) -> np.ndarray | None:
+        """The weighted mean, float32 ``(n_classes,)``; ``None`` when no window was added."""
+        if self._sum is None or self._weight <= 0:
+            return None
+        out: np.ndarray = (self._sum / self._weight).astype(np.float32)
+        return out
+
+
+def best_label(scores: np.ndarray, considered: Iterable[int]) -> int:
+    """Index of the highest of ``scores (n_classes,)`` among the indices ``considered`` (ties:
+    the first in the model's label order): a file's ``top`` label, and the prediction that
+    ``gabortag eval scenes`` scores."""
+    return min(considered, key=lambda i: (-float(scores[i]), i))
+
+
+def summarize(
+    windows: Sequence[SceneWindow], scores: Mapping[str, float], best: int = 3
+) -> tuple[LabelSummary, ...]:
+    """Per-label summary of ``windows`` (sorted by start): each label's file score (from
+    ``scores``, the :class:`ClipScores` by label; 0 when absent), the union duration of the
+    windows reporting it, their count and the ``best`` strongest of them; highest file score
+    first (ties: longest duration, then name)."""
     spans: dict[str, list[ScoredSpan]] = {}
     for w in windows:
         for lab in w.labels:
@@ -299,10 +381,16 @@ def summarize(windows: Sequence[SceneWindow], best: int = 3) -> tuple[LabelSumma
     out = []
     for label, found in spans.items():
         strongest = sorted(found, key=lambda s: (-s.score, s.start))
-        out.append(LabelSummary(label, union_length(found), len(found), tuple(strongest[:best])))
-    return tuple(
-        sorted(out, key=lambda s: (-s.duration, -s.best[0].score if s.best else 0, s.label))
-    )
+        out.append(
+            LabelSummary(
+                label,
+                union_length(found),
+                len(found),
+                tuple(strongest[:best]),
+                float(scores.get(label, 0.0)),
+            )
+        )
+    return tuple(sorted(out, key=lambda s: (-s.score, -s.duration, s.label)))
 
 
 def union_length(spans: Iterable[ScoredSpan]) -> float:
@@ -370,7 +458,9 @@ def tag_scenes(
 
     Returns:
         a :class:`~gabortag.tasks.results.SceneResult`: every window with its labels (times in
-        seconds; the last window ends at ``duration``), and the per-label summary.
+        seconds; the last window ends at ``duration``), the file's ``top`` label (the
+        :class:`ClipScores` arg-max among the labels considered, as ``gabortag eval scenes``
+        computes it) and the per-label summary, ranked by the same file scores.
 
     Raises:
         AudioError: the input cannot be read (message: ``"path: reason"``).
@@ -392,9 +482,11 @@ def tag_scenes(
     audio = open_input(source, m.sample_rate, sample_rate)
     counted = _Counted(audio.blocks)
     found: list[tuple[int, int, tuple[SceneLabel, ...]]] = []
+    clip = ClipScores()
     for start, end, scores in score_windows(m, counted, windows, chunk_seconds):
         reported = top_labels(scores, labels, considered, opts.top_k, opts.min_score)
         found.append((start, end, reported))
+        clip.add(start, end, scores)
     if audio.array is None:
         forget(source)  # type: ignore[arg-type]
     info = audio.info
@@ -416,6 +508,8 @@ def tag_scenes(
         info.sample_rate,
         info.channels,
         opts.best,
+        clip.mean(),
+        considered,
     )
 
 
@@ -428,7 +522,18 @@ def _result(
     sample_rate: int,
     channels: int,
     best: int,
+    clip: np.ndarray | None = None,
+    considered: Sequence[int] = (),
 ) -> SceneResult:
+    """The result of one input; ``clip``: its :class:`ClipScores` mean (``None``: no window),
+    whose arg-max among ``considered`` is the ``top`` label."""
+    labels = model.info.labels
+    top = None
+    scores: dict[str, float] = {}
+    if clip is not None:
+        i = best_label(clip, considered)
+        top = SceneLabel(labels[i], float(clip[i]))
+        scores = {labels[j]: float(clip[j]) for j in considered}
     return SceneResult(
         path=name,
         duration=duration,
@@ -436,10 +541,11 @@ def _result(
         window=windows.window_s,
         hop=windows.hop_s,
         windows=found,
-        summary=summarize(found, best),
+        summary=summarize(found, scores, best),
         sample_rate=sample_rate,
         channels=channels,
         provider=model.provider,
+        top=top,
     )
 
 

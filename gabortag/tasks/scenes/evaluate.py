@@ -2,11 +2,12 @@
 recall, confusion matrix.
 
 A file's class scores are the mean of its windows' scores (``gabortag scenes`` windows, at the
-model's rate), weighted by each window's length, so that the short last window of a 5.01 s
-clip cut into 5 s windows counts for 0.01 s; its predicted class is their arg-max. The true
-class comes from a reference CSV (``file,label``, other columns ignored; files matched by
-stem, as in the other tasks), or, without one, from the name of the folder holding the file
-(the folder-per-class layout of ``gabortag train scenes``).
+model's rate), weighted by each window's length
+(:class:`~gabortag.tasks.scenes.api.ClipScores`); its predicted class is their arg-max
+(:func:`~gabortag.tasks.scenes.api.best_label`): the ``top`` label ``gabortag scenes``
+reports. The true class comes from a reference CSV (``file,label``, other columns ignored;
+files matched by stem, as in the other tasks), or, without one, from the name of the folder
+holding the file (the folder-per-class layout of ``gabortag train scenes``).
 
 Two accuracies are reported: over all of the model's labels, and with the arg-max restricted
 to the labels the reference uses (for example the ten ESC-10 classes of a model that knows
@@ -28,7 +29,7 @@ from ...errors import AnnotationError, AudioError
 from ...inference import Model
 from ...io.audio import load_audio
 from ..vad.evaluate import FileFailure, keyed_by_stem, reference_id
-from .api import SceneOptions, score_windows, windowing
+from .api import ClipScores, SceneOptions, best_label, score_windows, windowing
 
 
 def clip_scores(
@@ -37,17 +38,19 @@ def clip_scores(
     window_s: float | None = None,
     hop_s: float | None = None,
 ) -> np.ndarray:
-    """Mean window scores ``(n_classes,)`` of one file, weighted by window length (window and
-    hop in seconds; ``None``: the model's defaults). Raises ``AudioError`` for unreadable or
-    empty audio."""
+    """The :class:`~gabortag.tasks.scenes.api.ClipScores` ``(n_classes,)`` of one file: its
+    windows' scores averaged with weights equal to their lengths, as ``gabortag scenes``
+    computes a file's ``top`` label (window and hop in seconds; ``None``: the model's
+    defaults). Raises ``AudioError`` for unreadable or empty audio."""
     wav, _info = load_audio(os.fspath(path), model.sample_rate)
     win = windowing(model, SceneOptions(window_s=window_s, hop_s=hop_s))
-    windows = list(score_windows(model, [wav], win))
-    if not windows:
+    clip = ClipScores()
+    for start, end, scores in score_windows(model, [wav], win):
+        clip.add(start, end, scores)
+    mean = clip.mean()
+    if mean is None:
         raise AudioError(os.fspath(path), "no audio to classify (0 samples)")
-    weights = np.array([end - start for start, end, _ in windows], np.float64)
-    mean: np.ndarray = np.average(np.stack([s for _, _, s in windows]), axis=0, weights=weights)
-    return mean.astype(np.float32)
+    return mean
 
 
 def classify_files(
@@ -67,9 +70,9 @@ def scene_report(
     true labels of the ``n`` clips (each one of ``labels``)."""
     labels = list(labels)
     y = np.array([labels.index(t) for t in truth])
-    pred = np.argmax(probs, axis=1)
     used = sorted(set(y.tolist()))
-    pred_used = np.array(used)[np.argmax(probs[:, used], axis=1)]
+    pred = np.array([best_label(row, range(len(labels))) for row in probs], np.int64)
+    pred_used = np.array([best_label(row, used) for row in probs], np.int64)
     n = len(labels)
     confusion = np.zeros((n, n), np.int64)
     np.add.at(confusion, (y, pred), 1)
@@ -152,11 +155,24 @@ class SceneFilesEvaluation:
     failures: tuple[FileFailure, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """Stable JSON form, the envelope of the other tasks' evaluations (``schema_version``,
+        ``metrics``, ``files``, ``errors``); ``overall`` repeats ``metrics`` for readers of
+        the first layout."""
+        from ... import __version__
+        from ..results import SCHEMA_VERSION
+
         return {
+            "schema_version": SCHEMA_VERSION,
+            "tool": "gabortag",
+            "version": __version__,
             "task": "scenes",
             "model": self.model,
+            "protocol": "a clip's scores: its windows' scores (gabortag scenes windows) "
+            "averaged with weights equal to their lengths; its label: their arg-max",
+            "metrics": self.overall,
             "overall": self.overall,
             "files": [f.to_dict() for f in self.files],
+            "errors": [f.to_dict() for f in self.failures],
         }
 
 
@@ -210,7 +226,7 @@ def evaluate_scene_files(
         except AudioError as err:
             failures.append(FileFailure(name, err.reason))
             continue
-        best = int(np.argmax(scores))
+        best = best_label(scores, range(len(labels)))
         truth.append(label)
         rows.append(scores)
         files.append(SceneFileResult(name, label, labels[best], float(scores[best])))
