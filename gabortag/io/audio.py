@@ -44,9 +44,14 @@ MIN_SAMPLE_RATE = 1000
 #: Anything above it is treated as a corrupt header.
 MAX_SAMPLE_RATE = 768_000
 
-#: Default length of the blocks read from disk, in seconds of *input* audio. 30 s of 8-channel
-#: 192 kHz float32 is 184 MB; of 48 kHz stereo, 11.5 MB.
+#: Default length of the blocks read from disk, in seconds of *input* audio, at most: a block
+#: also holds at most :data:`BLOCK_BYTES` of decoded samples (see :func:`block_frames`).
 DEFAULT_BLOCK_SECONDS = 30.0
+
+#: Most bytes of decoded float32 samples (frames × channels × 4) in one block read from disk,
+#: so that memory stays flat whatever the channel count: 4 MiB is 30 s of 16 kHz mono or
+#: 1,024 frames of 1,024 channels.
+BLOCK_BYTES = 4 * 2**20
 
 #: soxr quality preset used for every rate conversion ("HQ": 20-bit precision, ~95 % passband).
 RESAMPLE_QUALITY = "HQ"
@@ -111,11 +116,23 @@ def open_stream(
     if not block_seconds > 0:
         raise ValueError(f"block_seconds must be > 0, got {block_seconds!r}")
     handle = _open(source)
-    block_frames = max(1, round(block_seconds * handle.info.sample_rate))
+    frames = block_frames(handle.info.sample_rate, handle.info.channels, block_seconds)
     blocks = _mono_at_rate(
-        _FileBlocks(handle, block_frames), handle.info.path, handle.info.sample_rate, target_sr
+        _FileBlocks(handle, frames), handle.info.path, handle.info.sample_rate, target_sr
     )
     return handle.info, blocks
+
+
+def block_frames(
+    sample_rate: int, channels: int, block_seconds: float = DEFAULT_BLOCK_SECONDS
+) -> int:
+    """Frames per block read from a file of ``channels`` channels at ``sample_rate`` Hz: about
+    ``block_seconds`` of audio, but never more than :data:`BLOCK_BYTES` of float32 samples
+    (``frames × channels × 4``), and at least one frame. Each block is downmixed as it is read,
+    so a file of 1,024 channels needs no more memory than a mono one."""
+    by_time = max(1, round(block_seconds * sample_rate))
+    by_bytes = max(1, BLOCK_BYTES // (max(1, channels) * np.dtype(np.float32).itemsize))
+    return min(by_time, by_bytes)
 
 
 @dataclass(frozen=True)
@@ -185,9 +202,9 @@ def load_audio(
             raise ValueError("sample_rate is only for arrays; a file's rate comes from its header")
         handle = _open(source)
         info = handle.info
-        block_frames = max(1, round(DEFAULT_BLOCK_SECONDS * info.sample_rate))
+        frames = block_frames(info.sample_rate, info.channels)
         blocks = _mono_at_rate(
-            _FileBlocks(handle, block_frames), info.path, info.sample_rate, target_sr, tally
+            _FileBlocks(handle, frames), info.path, info.sample_rate, target_sr, tally
         )
     parts = list(blocks)
     audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
