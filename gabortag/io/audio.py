@@ -25,13 +25,15 @@ import io
 import os
 import stat
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from gabortag.errors import AudioError
+from gabortag.errors import AudioError, AudioWarning
+from gabortag.io.stderr import captured_stderr
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -64,6 +66,10 @@ STDIN_NAME = "<stdin>"
 
 #: How an in-memory array is named in :class:`AudioInfo` and in error messages.
 ARRAY_NAME = "<array>"
+
+#: libsndfile formats whose decoder prints on standard error (libmpg123): their reads are
+#: captured (:mod:`gabortag.io.stderr`), as every file's opening is.
+_PRINTING_FORMATS = frozenset({"MP3", "MPEG"})
 
 # Bytes of inputs that can be read only once (standard input, pipes such as ``<(cat a.wav)``),
 # keyed by their source string, so that ``probe`` followed by ``open_stream`` reads them once.
@@ -224,12 +230,39 @@ class _Tally:
 
 
 class _Handle:
-    """An open soundfile plus the Python file object under it."""
+    """An open soundfile plus the Python file object under it, and what its decoder printed
+    on standard error (``notes``; see :mod:`gabortag.io.stderr`)."""
 
-    def __init__(self, info: AudioInfo, sound: Any, raw: IO[bytes]) -> None:
+    def __init__(
+        self, info: AudioInfo, sound: Any, raw: IO[bytes], notes: list[str] | None = None
+    ) -> None:
         self.info = info
         self.sound = sound
         self.raw = raw
+        self.notes: list[str] = [] if notes is None else notes
+        # libmpg123 is the one decoder known to print: only its reads are captured
+        self.captures = str(getattr(sound, "format", "")).upper() in _PRINTING_FORMATS
+        self._warned = False
+        self.warn()
+
+    def read(self, frames: int) -> NDArray[np.float32]:
+        """The next ``frames`` frames as ``(frames, channels)`` float32 (fewer at the end)."""
+        if not self.captures:
+            block: NDArray[np.float32] = self.sound.read(frames, dtype="float32", always_2d=True)
+            return block
+        with captured_stderr(self.notes):
+            block = self.sound.read(frames, dtype="float32", always_2d=True)
+        self.warn()
+        return block
+
+    def warn(self) -> None:
+        """Turn the decoder's first message into this file's one :class:`AudioWarning`."""
+        if self.notes and not self._warned:
+            self._warned = True
+            first = self.notes[0]
+            for prefix in ("Warning:", "Note:"):
+                first = first.removeprefix(prefix).strip()
+            warnings.warn(AudioWarning(self.info.path, f"libmpg123: {first}"), stacklevel=1)
 
     def close(self) -> None:
         try:
@@ -259,9 +292,7 @@ class _FileBlocks:
         import soundfile as sf
 
         try:
-            block: NDArray[np.float32] = handle.sound.read(
-                self._block_frames, dtype="float32", always_2d=True
-            )
+            block = handle.read(self._block_frames)
         except (sf.SoundFileError, RuntimeError, OSError) as err:
             try:  # libsndfile's position after the failed read, when it knows it
                 position = max(self._offset, int(handle.sound.tell()))
@@ -493,8 +524,10 @@ def _open(source: str | os.PathLike[str] | bytes) -> _Handle:
 
     import soundfile as sf
 
+    notes: list[str] = []
     try:
-        sound = sf.SoundFile(raw)
+        with captured_stderr(notes):
+            sound = sf.SoundFile(raw)
     except (sf.SoundFileError, RuntimeError, OSError) as err:
         raw.close()
         raise AudioError(name, f"not a readable audio file ({_short_message(err)})") from None
@@ -508,6 +541,7 @@ def _open(source: str | os.PathLike[str] | bytes) -> _Handle:
         ),
         sound,
         raw,
+        notes,
     )
     try:
         _check_rate(name, handle.info.sample_rate)
