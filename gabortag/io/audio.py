@@ -3,7 +3,8 @@
 Contract
 --------
 * Input: a path (``str``, ``os.PathLike`` or ``bytes``) to any file libsndfile reads (WAV, FLAC,
-  OGG/Vorbis/Opus, MP3, AIFF, CAF, W64, RF64, ...), any sample rate in
+  OGG/Vorbis/Opus, MP3, AIFF, CAF, W64, RF64, ...) or an evTAF ``.cbin`` recording (its rate
+  from the ``.rec`` file beside it, channel 0 only: :mod:`gabortag.io.evtaf`), any sample rate in
   ``[MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]`` Hz, any channel count and sample format; ``"-"`` for
   standard input; or (``load_audio`` only) an in-memory NumPy array.
 * Output: 1-D ``float32`` mono samples at the requested rate, nominally in ``[-1, 1]``. Channels
@@ -33,6 +34,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from gabortag.errors import AudioError, AudioWarning
+from gabortag.io.evtaf import CBIN_CHANNEL, cbin_layout, is_cbin
 from gabortag.io.stderr import captured_stderr
 
 if TYPE_CHECKING:
@@ -234,11 +236,17 @@ class _Handle:
     on standard error (``notes``; see :mod:`gabortag.io.stderr`)."""
 
     def __init__(
-        self, info: AudioInfo, sound: Any, raw: IO[bytes], notes: list[str] | None = None
+        self,
+        info: AudioInfo,
+        sound: Any,
+        raw: IO[bytes],
+        notes: list[str] | None = None,
+        channel: int | None = None,
     ) -> None:
         self.info = info
         self.sound = sound
         self.raw = raw
+        self.channel = channel  # the one channel read (evTAF .cbin), or None: all, downmixed
         self.notes: list[str] = [] if notes is None else notes
         # libmpg123 is the one decoder known to print: only its reads are captured
         self.captures = str(getattr(sound, "format", "")).upper() in _PRINTING_FORMATS
@@ -246,13 +254,16 @@ class _Handle:
         self.warn()
 
     def read(self, frames: int) -> NDArray[np.float32]:
-        """The next ``frames`` frames as ``(frames, channels)`` float32 (fewer at the end)."""
+        """The next ``frames`` frames as ``(frames, channels)`` float32 (fewer at the end;
+        ``(frames, 1)`` when one ``channel`` is read)."""
         if not self.captures:
             block: NDArray[np.float32] = self.sound.read(frames, dtype="float32", always_2d=True)
-            return block
-        with captured_stderr(self.notes):
-            block = self.sound.read(frames, dtype="float32", always_2d=True)
-        self.warn()
+        else:
+            with captured_stderr(self.notes):
+                block = self.sound.read(frames, dtype="float32", always_2d=True)
+            self.warn()
+        if self.channel is not None:
+            block = np.ascontiguousarray(block[:, self.channel : self.channel + 1])
         return block
 
     def warn(self) -> None:
@@ -524,10 +535,19 @@ def _open(source: str | os.PathLike[str] | bytes) -> _Handle:
 
     import soundfile as sf
 
+    layout: dict[str, Any] = {}
+    channel: int | None = None
+    if source != STDIN and is_cbin(source):  # headerless: the layout comes from its .rec
+        try:
+            layout = cbin_layout(source).soundfile_args()
+        except AudioError:
+            raw.close()
+            raise
+        channel = CBIN_CHANNEL
     notes: list[str] = []
     try:
         with captured_stderr(notes):
-            sound = sf.SoundFile(raw)
+            sound = sf.SoundFile(raw, **layout)
     except (sf.SoundFileError, RuntimeError, OSError) as err:
         raw.close()
         raise AudioError(name, f"not a readable audio file ({_short_message(err)})") from None
@@ -542,6 +562,7 @@ def _open(source: str | os.PathLike[str] | bytes) -> _Handle:
         sound,
         raw,
         notes,
+        channel,
     )
     try:
         _check_rate(name, handle.info.sample_rate)
