@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
+from typing import Any, TextIO
+
 
 class GabortagError(Exception):
     """Base class of every error gabortag raises on purpose."""
@@ -44,3 +48,50 @@ class AnnotationError(GabortagError):
         self.path = path
         self.line = line
         self.reason = reason
+
+
+class GabortagWarning(UserWarning):
+    """Base class of gabortag's warnings: something odd that did not stop the work."""
+
+
+class AudioWarning(GabortagWarning):
+    """An input was read, but its decoder complained (e.g. libmpg123: ``Xing stream size off
+    by more than 1%``): at most one per file. ``str(warning)`` is one line:
+    ``"<path>: <reason>"``."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def show_warnings_as_lines() -> None:
+    """Print gabortag's warnings as one line each, ``warning: <message>``, on standard error
+    (Python's default adds the source line that warned); other warnings are shown as before.
+    The command line and its worker processes call it; calling it again changes nothing."""
+    previous = warnings.showwarning
+    if getattr(previous, "_gabortag_lines", False):
+        return
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        if not issubclass(category, GabortagWarning):
+            previous(message, category, filename, lineno, file, line)
+            return
+        stream = file if file is not None else sys.stderr
+        text = " ".join(str(message).split())
+        try:
+            stream.write(f"warning: {text}\n")
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass  # no standard error to warn on
+
+    marked: Any = show
+    marked._gabortag_lines = True
+    warnings.showwarning = marked

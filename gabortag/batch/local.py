@@ -91,8 +91,12 @@ def check_jobs(jobs: int | None, threads: int | None) -> None:
 
 
 def _worker_init() -> None:
-    """Worker processes end at once on Ctrl-C, silently: this process reports it."""
+    """Worker processes end at once on Ctrl-C, silently: this process reports it; they print
+    gabortag's warnings as one line each, as the command line does."""
+    from ..errors import show_warnings_as_lines
+
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    show_warnings_as_lines()
 
 
 Target = Callable[[TaskSpec, "InputItem"], "Result | Failure"]

@@ -56,11 +56,21 @@ Progress = Callable[[InputItem, str], None]
 def attempt(process: Process, item: InputItem) -> Result | Failure:
     """``process(item)``, or the failure it raised: errors of type
     :class:`~gabortag.errors.GabortagError`, ``OSError`` and ``ValueError`` become a
-    :class:`Failure` with the reason; anything else is a bug and propagates."""
+    :class:`Failure` with the reason, and so does ``MemoryError`` (an allocation that failed,
+    such as NumPy's "Unable to allocate 1.83 GiB ..."), so that the batch goes on; anything
+    else is a bug and propagates."""
     try:
         return process(item)
     except (GabortagError, OSError, ValueError) as err:
         return Failure(item.source, getattr(err, "reason", None) or str(err))
+    except MemoryError as err:
+        return Failure(item.source, out_of_memory_reason(err))
+
+
+def out_of_memory_reason(err: MemoryError) -> str:
+    """The one-line failure reason of an input whose processing ran out of memory."""
+    detail = " ".join(str(err).split())
+    return f"out of memory ({detail})" if detail else "out of memory"
 
 
 @runtime_checkable

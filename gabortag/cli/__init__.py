@@ -638,6 +638,9 @@ def models_info(
 
 def main() -> None:
     """Console-script entry point."""
+    from ..errors import show_warnings_as_lines
+
+    show_warnings_as_lines()
     app()
 
 

@@ -3,7 +3,8 @@
 Contract
 --------
 * Input: a path (``str``, ``os.PathLike`` or ``bytes``) to any file libsndfile reads (WAV, FLAC,
-  OGG/Vorbis/Opus, MP3, AIFF, CAF, W64, RF64, ...), any sample rate in
+  OGG/Vorbis/Opus, MP3, AIFF, CAF, W64, RF64, ...) or an evTAF ``.cbin`` recording (its rate
+  from the ``.rec`` file beside it, channel 0 only: :mod:`gabortag.io.evtaf`), any sample rate in
   ``[MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]`` Hz, any channel count and sample format; ``"-"`` for
   standard input; or (``load_audio`` only) an in-memory NumPy array.
 * Output: 1-D ``float32`` mono samples at the requested rate, nominally in ``[-1, 1]``. Channels
@@ -25,13 +26,16 @@ import io
 import os
 import stat
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from gabortag.errors import AudioError
+from gabortag.errors import AudioError, AudioWarning
+from gabortag.io.evtaf import CBIN_CHANNEL, cbin_layout, is_cbin
+from gabortag.io.stderr import captured_stderr
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -44,9 +48,14 @@ MIN_SAMPLE_RATE = 1000
 #: Anything above it is treated as a corrupt header.
 MAX_SAMPLE_RATE = 768_000
 
-#: Default length of the blocks read from disk, in seconds of *input* audio. 30 s of 8-channel
-#: 192 kHz float32 is 184 MB; of 48 kHz stereo, 11.5 MB.
+#: Default length of the blocks read from disk, in seconds of *input* audio, at most: a block
+#: also holds at most :data:`BLOCK_BYTES` of decoded samples (see :func:`block_frames`).
 DEFAULT_BLOCK_SECONDS = 30.0
+
+#: Most bytes of decoded float32 samples (frames × channels × 4) in one block read from disk,
+#: so that memory stays flat whatever the channel count: 4 MiB is 30 s of 16 kHz mono or
+#: 1,024 frames of 1,024 channels.
+BLOCK_BYTES = 4 * 2**20
 
 #: soxr quality preset used for every rate conversion ("HQ": 20-bit precision, ~95 % passband).
 RESAMPLE_QUALITY = "HQ"
@@ -59,6 +68,10 @@ STDIN_NAME = "<stdin>"
 
 #: How an in-memory array is named in :class:`AudioInfo` and in error messages.
 ARRAY_NAME = "<array>"
+
+#: libsndfile formats whose decoder prints on standard error (libmpg123): their reads are
+#: captured (:mod:`gabortag.io.stderr`), as every file's opening is.
+_PRINTING_FORMATS = frozenset({"MP3", "MPEG"})
 
 # Bytes of inputs that can be read only once (standard input, pipes such as ``<(cat a.wav)``),
 # keyed by their source string, so that ``probe`` followed by ``open_stream`` reads them once.
@@ -111,11 +124,23 @@ def open_stream(
     if not block_seconds > 0:
         raise ValueError(f"block_seconds must be > 0, got {block_seconds!r}")
     handle = _open(source)
-    block_frames = max(1, round(block_seconds * handle.info.sample_rate))
+    frames = block_frames(handle.info.sample_rate, handle.info.channels, block_seconds)
     blocks = _mono_at_rate(
-        _FileBlocks(handle, block_frames), handle.info.path, handle.info.sample_rate, target_sr
+        _FileBlocks(handle, frames), handle.info.path, handle.info.sample_rate, target_sr
     )
     return handle.info, blocks
+
+
+def block_frames(
+    sample_rate: int, channels: int, block_seconds: float = DEFAULT_BLOCK_SECONDS
+) -> int:
+    """Frames per block read from a file of ``channels`` channels at ``sample_rate`` Hz: about
+    ``block_seconds`` of audio, but never more than :data:`BLOCK_BYTES` of float32 samples
+    (``frames × channels × 4``), and at least one frame. Each block is downmixed as it is read,
+    so a file of 1,024 channels needs no more memory than a mono one."""
+    by_time = max(1, round(block_seconds * sample_rate))
+    by_bytes = max(1, BLOCK_BYTES // (max(1, channels) * np.dtype(np.float32).itemsize))
+    return min(by_time, by_bytes)
 
 
 @dataclass(frozen=True)
@@ -185,9 +210,9 @@ def load_audio(
             raise ValueError("sample_rate is only for arrays; a file's rate comes from its header")
         handle = _open(source)
         info = handle.info
-        block_frames = max(1, round(DEFAULT_BLOCK_SECONDS * info.sample_rate))
+        frames = block_frames(info.sample_rate, info.channels)
         blocks = _mono_at_rate(
-            _FileBlocks(handle, block_frames), info.path, info.sample_rate, target_sr, tally
+            _FileBlocks(handle, frames), info.path, info.sample_rate, target_sr, tally
         )
     parts = list(blocks)
     audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
@@ -207,12 +232,48 @@ class _Tally:
 
 
 class _Handle:
-    """An open soundfile plus the Python file object under it."""
+    """An open soundfile plus the Python file object under it, and what its decoder printed
+    on standard error (``notes``; see :mod:`gabortag.io.stderr`)."""
 
-    def __init__(self, info: AudioInfo, sound: Any, raw: IO[bytes]) -> None:
+    def __init__(
+        self,
+        info: AudioInfo,
+        sound: Any,
+        raw: IO[bytes],
+        notes: list[str] | None = None,
+        channel: int | None = None,
+    ) -> None:
         self.info = info
         self.sound = sound
         self.raw = raw
+        self.channel = channel  # the one channel read (evTAF .cbin), or None: all, downmixed
+        self.notes: list[str] = [] if notes is None else notes
+        # libmpg123 is the one decoder known to print: only its reads are captured
+        self.captures = str(getattr(sound, "format", "")).upper() in _PRINTING_FORMATS
+        self._warned = False
+        self.warn()
+
+    def read(self, frames: int) -> NDArray[np.float32]:
+        """The next ``frames`` frames as ``(frames, channels)`` float32 (fewer at the end;
+        ``(frames, 1)`` when one ``channel`` is read)."""
+        if not self.captures:
+            block: NDArray[np.float32] = self.sound.read(frames, dtype="float32", always_2d=True)
+        else:
+            with captured_stderr(self.notes):
+                block = self.sound.read(frames, dtype="float32", always_2d=True)
+            self.warn()
+        if self.channel is not None:
+            block = np.ascontiguousarray(block[:, self.channel : self.channel + 1])
+        return block
+
+    def warn(self) -> None:
+        """Turn the decoder's first message into this file's one :class:`AudioWarning`."""
+        if self.notes and not self._warned:
+            self._warned = True
+            first = self.notes[0]
+            for prefix in ("Warning:", "Note:"):
+                first = first.removeprefix(prefix).strip()
+            warnings.warn(AudioWarning(self.info.path, f"libmpg123: {first}"), stacklevel=1)
 
     def close(self) -> None:
         try:
@@ -242,9 +303,7 @@ class _FileBlocks:
         import soundfile as sf
 
         try:
-            block: NDArray[np.float32] = handle.sound.read(
-                self._block_frames, dtype="float32", always_2d=True
-            )
+            block = handle.read(self._block_frames)
         except (sf.SoundFileError, RuntimeError, OSError) as err:
             try:  # libsndfile's position after the failed read, when it knows it
                 position = max(self._offset, int(handle.sound.tell()))
@@ -476,8 +535,19 @@ def _open(source: str | os.PathLike[str] | bytes) -> _Handle:
 
     import soundfile as sf
 
+    layout: dict[str, Any] = {}
+    channel: int | None = None
+    if source != STDIN and is_cbin(source):  # headerless: the layout comes from its .rec
+        try:
+            layout = cbin_layout(source).soundfile_args()
+        except AudioError:
+            raw.close()
+            raise
+        channel = CBIN_CHANNEL
+    notes: list[str] = []
     try:
-        sound = sf.SoundFile(raw)
+        with captured_stderr(notes):
+            sound = sf.SoundFile(raw, **layout)
     except (sf.SoundFileError, RuntimeError, OSError) as err:
         raw.close()
         raise AudioError(name, f"not a readable audio file ({_short_message(err)})") from None
@@ -491,6 +561,8 @@ def _open(source: str | os.PathLike[str] | bytes) -> _Handle:
         ),
         sound,
         raw,
+        notes,
+        channel,
     )
     try:
         _check_rate(name, handle.info.sample_rate)

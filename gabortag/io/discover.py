@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from gabortag.errors import AudioError
 
 #: Extensions (lowercase, with the dot) of the files taken from folders: the containers that
-#: libsndfile, hence soundfile, reads. Compared case-insensitively (``.WAV`` is taken).
+#: libsndfile, hence soundfile, reads, and evTAF's ``.cbin``. Compared case-insensitively
+#: (``.WAV`` is taken).
 AUDIO_EXTENSIONS: frozenset[str] = frozenset(
     {
         ".wav",
@@ -50,6 +51,7 @@ AUDIO_EXTENSIONS: frozenset[str] = frozenset(
         ".voc",
         ".sph",
         ".nist",
+        ".cbin",  # evTAF, read with its .rec file (gabortag.io.evtaf)
     }
 )
 
