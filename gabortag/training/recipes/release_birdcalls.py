@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from ...models import ModelSpec
 from ...tasks.birdcalls.decode import EventOptions, decode_events
 from ...tasks.birdcalls.evaluate import Span, evaluate_events
 from ..export import export_onnx, gabor_parameters, json_meta, release_facts, write_json
-from ..frames import read_table
+from ..frames import MIN_TUNING_FILES, MIN_TUNING_NOTES, read_table
 from ..nets.framenet import VadNet, from_checkpoint
 
 
@@ -108,6 +109,29 @@ def tune(model: Model, probs: list[np.ndarray], truth: list[list[Span]]) -> Even
     return best[1]
 
 
+def tuning_decision(
+    val_files: list[str], truth: dict[str, list[Span]], fallback: EventOptions
+) -> tuple[bool, str]:
+    """Whether to tune the decoding on these validation files, and the card's words for it:
+    only with at least :data:`~gabortag.training.frames.MIN_TUNING_FILES` files and
+    :data:`~gabortag.training.frames.MIN_TUNING_NOTES` notes; fewer would fit the
+    thresholds to a few notes, so ``fallback`` is kept."""
+    notes = sum(len(truth.get(f, [])) for f in val_files)
+    if len(val_files) >= MIN_TUNING_FILES and notes >= MIN_TUNING_NOTES:
+        return True, "validation files (lowest note error rate)"
+    return False, (
+        f"not tuned: the validation set ({len(val_files)} file{'s' * (len(val_files) != 1)}, "
+        f"{notes} notes) is under {MIN_TUNING_FILES} files or {MIN_TUNING_NOTES} notes, so "
+        f"the defaults were kept ({json.dumps(fallback.to_dict())})"
+    )
+
+
+def epochs_of(ck: dict[str, Any]) -> dict[str, Any]:
+    """The card's ``training`` entries for epochs: ``epochs`` run and ``best_epoch``, the one
+    kept (``epochs`` is ``None`` for a checkpoint written before runs recorded it)."""
+    return {"epochs": ck.get("epochs_run"), "best_epoch": ck.get("epoch")}
+
+
 def release(
     checkpoint: Path,
     audio_dir: Path,
@@ -115,9 +139,16 @@ def release(
     onnx_path: Path,
     name: str,
     extra_card: dict[str, Any] | None = None,
+    *,
+    fallback: EventOptions | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Export, tune on validation, measure on test (if the split held files out), write the card
-    beside the ONNX file (``<stem>.card.json``) and return it."""
+    beside the ONNX file (``<stem>.card.json``) and return it.
+
+    With a small validation set (:func:`tuning_decision`) the decoding is not tuned:
+    ``fallback`` (the decoding of the model fine-tuned from, or the generic defaults) is
+    kept, and ``log`` is told."""
     net, ck = load_checkpoint(checkpoint)
     labels = ["background", *ck["classes"]]
     example = net.receptive_field + 300 * net.hop
@@ -126,7 +157,14 @@ def release(
     truth = file_truth(read_table(annotations))
     val_files, test_files = ck["validation_files"], ck["test_files"]
     val_probs = score_files(model, audio_dir, val_files)
-    options = tune(model, val_probs, [truth.get(f, []) for f in val_files])
+    keep = fallback or EventOptions()
+    tuned, tuned_on = tuning_decision(val_files, truth, keep)
+    if tuned:
+        options = tune(model, val_probs, [truth.get(f, []) for f in val_files])
+    else:
+        options = keep
+        if log is not None:
+            log(f"decoding {tuned_on}")
     worst = export_onnx(net, onnx_path, metadata(net, name, labels, options), example)
     model = Model(ModelSpec(name, onnx_path, None), threads=1)
     metrics: dict[str, Any] = {
@@ -158,10 +196,10 @@ def release(
         "first_layer": net.config.first_layer,
         "architecture": net.config.to_dict(),
         "postprocess": options.to_dict(),
-        "postprocess_tuned_on": "validation files (lowest note error rate)",
+        "postprocess_tuned_on": tuned_on,
         "metrics": {"protocol": "gabortag/event_metrics.py; split by file", **metrics},
         "training": {
-            "epochs": ck.get("epoch"),
+            **epochs_of(ck),
             "validation_frame_error_during_training": ck.get("val_frame_error"),
             "train_files": len(ck["train_files"]),
             "validation_files": val_files,
@@ -322,7 +360,9 @@ def main(argv: list[str] | None = None) -> None:
                     "validation_files",
                     "test_files",
                     "epoch",
+                    "epochs_run",
                 )
+                if k in ck
             },
             models / f"{FINCH}.pt",
         )
