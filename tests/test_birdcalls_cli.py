@@ -92,6 +92,30 @@ def test_json_default(tmp_path: Path, clips: list[str], bird_model: str) -> None
     assert "2 inputs: 2 done, 0 skipped, 0 failed" in done.stderr
 
 
+def test_scores_are_the_call_probabilities(
+    tmp_path: Path, clips: list[str], bird_model: str
+) -> None:
+    """``--scores`` adds ``1 - p(background)`` per frame, what events are decided on, and each
+    event's confidence is the mean of its frames' scores."""
+    from gabortag.inference import load_model
+    from gabortag.io.audio import load_audio
+
+    plain = run("birdcalls", clips[1], "-m", bird_model, *ALL, cwd=tmp_path)
+    done = run("birdcalls", clips[1], "-m", bird_model, *ALL, "--scores", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (item,) = json.loads(done.stdout)["files"]
+    assert "scores" not in json.loads(plain.stdout)["files"][0]
+    assert item["events"] == json.loads(plain.stdout)["files"][0]["events"]
+    model = load_model(bird_model, threads=1)
+    probs = model.score(load_audio(tmp_path / clips[1], model.sample_rate)[0])
+    assert item["scores"]["hop"] == pytest.approx(model.hop_seconds)
+    values = np.array(item["scores"]["values"])
+    np.testing.assert_allclose(values, 1.0 - probs[:, 0], atol=1e-4)
+    for e in item["events"]:
+        lo, hi = round(e["start"] / model.hop_seconds), round(e["end"] / model.hop_seconds)
+        assert e["confidence"] == pytest.approx(values[lo:hi].mean(), abs=2e-4)
+
+
 def parse(fmt: str, text: str) -> dict[str, list[tuple[object, ...]]]:
     """Events per path from the text of ``fmt``, as (start, end, low, high, label, conf)."""
     out: dict[str, list[tuple[object, ...]]] = {}

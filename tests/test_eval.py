@@ -319,13 +319,77 @@ def test_bird_files_scored_against_their_own_events_are_perfect(
             assert t.precision == t.recall == 1.0
 
 
-def test_bird_labels_unknown_to_the_model_are_refused(bird_model: str, tmp_path: Path) -> None:
+def test_bird_labels_unknown_to_the_model_are_scored_and_counted(
+    bird_model: str, tmp_path: Path
+) -> None:
     song = tmp_path / "song.flac"
     _synthetic_song(song)
+    model = load_model(bird_model)
+    known = model.info.labels[1]
     table = tmp_path / "notes.csv"
-    table.write_text("file,onset_s,offset_s,label\nsong.flac,0.3,0.4,trill\n")
-    with pytest.raises(ValueError, match="'trill' is not among the call types"):
-        evaluate_bird_files(bird_model, [song], table)
+    rows = [(0.3, 0.38, "trill"), (0.8, 0.88, known), (1.3, 1.38, "0?"), (1.9, 1.98, "trill")]
+    table.write_text(
+        "file,onset_s,offset_s,label\n" + "".join(f"song.flac,{a},{b},{c}\n" for a, b, c in rows)
+    )
+    got = evaluate_bird_files(model, [song], table)
+    assert got.overall is not None and got.failures == ()
+    assert got.overall.untyped_notes == (("0?", 1), ("trill", 2))
+    assert got.overall.true_notes == 1
+    assert got.overall.segmentation is not None and got.overall.segmentation.true_notes == 4
+    ignored = evaluate_bird_files(model, [song], table, ignore_labels=["trill", "0?"])
+    assert ignored.overall is not None and ignored.ignored_notes == 3
+    assert ignored.overall.untyped_notes == ()
+    assert ignored.overall.segmentation is not None
+    assert ignored.overall.segmentation.true_notes == 1
+    mapped = evaluate_bird_files(model, [song], table, label_map={"trill": known})
+    assert mapped.overall is not None and mapped.overall.true_notes == 3
+    assert mapped.to_dict()["label_map"] == {"trill": known}
+    with pytest.raises(ValueError, match="'nope' is not among the call types"):
+        evaluate_bird_files(model, [song], table, label_map={"trill": "nope"})
+
+
+def test_cli_bird_unknown_labels_ignore_and_segmentation(bird_model: str, tmp_path: Path) -> None:
+    song = tmp_path / "song.flac"
+    _synthetic_song(song)
+    known = load_model(bird_model).info.labels[1]
+    table = tmp_path / "notes.csv"
+    table.write_text(
+        "file,onset_s,offset_s,label\n"
+        f"song.flac,0.3,0.38,{known}\nsong.flac,0.8,0.88,0\nsong.flac,1.3,1.38,zz\n"
+    )
+    code, stdout, stderr = invoke(
+        "birdcalls", song, "--reference", table, "-m", bird_model, "--json", "-"
+    )
+    assert code == 0, stderr
+    doc = json.loads(stdout)
+    seg = doc["metrics"]["segmentation"]
+    assert seg["tolerance_ms"] == 20.0 and seg["true_notes"] == 3
+    assert doc["metrics"]["untyped_notes"] == ({"0": 1, "zz": 1} if known != "0" else {"zz": 1})
+    assert "segmentation F1 (onset and offset within 20 ms)" in stderr
+    assert "'zz' (1 note)" in stderr and "Traceback" not in stderr
+    code, stdout, stderr = invoke(
+        "birdcalls",
+        song,
+        "-r",
+        table,
+        "-m",
+        bird_model,
+        "--ignore-label",
+        "zz",
+        "--ignore-label",
+        "0",
+        "--tolerance",
+        "0.05",
+        "--json",
+        "-",
+    )
+    assert code == 0, stderr
+    doc = json.loads(stdout)
+    assert doc["metrics"]["untyped_notes"] == {} and doc["ignored_labels"] == ["0", "zz"]
+    assert doc["metrics"]["segmentation"]["tolerance_ms"] == 50.0
+    assert "within 50 ms" in stderr
+    code, _, stderr = invoke("birdcalls", song, "-r", table, "-m", bird_model, "--map-label", "zz")
+    assert code == 2 and "expected REF=TYPE" in stderr
 
 
 def test_frame_classes_still_refuses_unknown_labels() -> None:
@@ -436,5 +500,7 @@ def test_cli_reproduces_the_birdcalls_card() -> None:
     assert code == 0, stderr
     measured = json.loads(stdout)["metrics"]
     per_type = measured.pop("per_type")
-    assert measured == card["metrics"]["test"]
+    expected = dict(card["metrics"]["test"])
+    assert per_type == expected.pop("per_type", per_type)
+    assert {k: measured[k] for k in expected} == expected
     assert sum(t["true_notes"] for t in per_type.values()) == card["metrics"]["test"]["true_notes"]

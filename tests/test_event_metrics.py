@@ -94,3 +94,60 @@ def test_pooling_over_files_weights_by_notes() -> None:
         files.append((_probs(classes.tolist()), truth, truth))
     result = evaluate_events(files, LABELS, hop)
     assert result.true_notes == 2 and result.note_type_accuracy == 1.0
+
+
+# --------------------------------------------------------------------------- segmentation
+
+
+def test_segment_matches_need_onset_and_offset_within_the_tolerance() -> None:
+    from gabortag.tasks.birdcalls.evaluate import segment_matches
+
+    truth = [(0.10, 0.20, "a"), (0.30, 0.40, "b"), (0.50, 0.60, "a")]
+    decoded = [
+        (0.115, 0.205, "b"),  # both within 20 ms, another type: matches (types play no part)
+        (0.30, 0.43, "b"),  # offset 30 ms off
+        (0.48, 0.58, "a"),  # onset and offset exactly 20 ms off: within
+    ]
+    assert segment_matches(truth, decoded) == [(0, 0), (2, 2)]
+    assert segment_matches(truth, decoded, tolerance=0.03) == [(0, 0), (1, 1), (2, 2)]
+    assert segment_matches(truth, decoded, tolerance=0.01) == []
+    # one to one: two events near one note, the closer wins and the other is a false alarm
+    assert segment_matches([(0.1, 0.2, "a")], [(0.11, 0.2, "a"), (0.1, 0.2, "a")]) == [(0, 1)]
+
+
+def test_segmentation_score_is_type_agnostic_and_pooled() -> None:
+    hop = 0.01
+    truth = [(0.10, 0.20, "a"), (0.30, 0.40, "b")]
+    decoded = [(0.10, 0.20, "b"), (0.31, 0.39, "b"), (0.50, 0.55, "a")]
+    classes = frame_classes(truth, LABELS, 60, hop)
+    result = evaluate_events([(_probs(classes.tolist()), truth, decoded)] * 2, LABELS, hop)
+    seg = result.segmentation
+    assert seg is not None
+    assert (seg.true_notes, seg.decoded_events, seg.matched) == (4, 6, 4)
+    assert seg.precision == pytest.approx(4 / 6) and seg.recall == 1.0
+    assert seg.f1 == pytest.approx(8 / 10)
+    assert result.to_dict()["segmentation"]["tolerance_ms"] == 20.0
+
+
+def test_labels_the_model_lacks_are_untyped_not_fatal() -> None:
+    """A note labelled 'x' (not a model type) counts in segmentation only: its frames, and
+    an event on it, leave the typed metrics untouched."""
+    hop = 0.01
+    typed = [(0.10, 0.20, "a"), (0.30, 0.40, "b")]
+    extra = (0.45, 0.55, "x")
+    decoded = [(0.10, 0.20, "a"), (0.30, 0.40, "b"), (0.45, 0.55, "a")]
+    classes = frame_classes(typed, LABELS, 60, hop).tolist()
+    classes[45:55] = [1] * 10  # the model says "a" over the untyped note
+    probs = _probs(classes)
+    with_extra = evaluate_events([(probs, [*typed, extra], decoded)], LABELS, hop)
+    without = evaluate_events([(probs, typed, decoded[:2])], LABELS, hop)
+    assert with_extra.untyped_notes == (("x", 1),)
+    for name in ("note_type_accuracy", "note_error_rate", "true_notes"):
+        assert getattr(with_extra, name) == getattr(without, name), name
+    assert with_extra.note_error_rate == 0.0
+    # the untyped note's 10 frames are not scored; read as background they would be wrong
+    assert with_extra.frame_error_rate == 0.0 and without.frame_error_rate == pytest.approx(10 / 60)
+    assert with_extra.per_type == without.per_type
+    seg = with_extra.segmentation
+    assert seg is not None and (seg.true_notes, seg.decoded_events, seg.matched) == (3, 3, 3)
+    assert with_extra.to_dict()["untyped_notes"] == {"x": 1}

@@ -55,7 +55,7 @@ def test_one_call_with_its_confidence() -> None:
     (event,) = decode_events(frames("....AAAAA...."), HOP, 0.13, LABELS)
     assert isinstance(event, Detection)
     assert (event.start, event.end, event.label) == (0.04, 0.09, "A")
-    assert event.confidence == pytest.approx(0.8)
+    assert event.confidence == pytest.approx(0.9)  # the detection score, 1 - p(background)
 
 
 def test_gaps_shorter_than_min_gap_are_bridged() -> None:
@@ -105,35 +105,53 @@ def test_different_types_across_a_bridged_gap_are_separate_and_exclude_the_gap()
 
 
 def test_min_confidence_is_the_call_frame_threshold_and_the_default_threshold() -> None:
-    probs = frames("..AAAA..", p_type=0.6, p_bg_call=0.1)  # call prob 0.9, type conf 0.6
+    probs = frames("..AAAA..", p_type=0.6, p_bg_call=0.1)  # call prob 0.9, type prob 0.6
     assert len(decode_events(probs, HOP, 0.08, LABELS, EventOptions(min_confidence=0.5))) == 1
-    assert decode_events(probs, HOP, 0.08, LABELS, EventOptions(min_confidence=0.7)) == []
+    # the type's probability does not decide detection: 0.6 < 0.7 but the call prob is 0.9
+    assert len(decode_events(probs, HOP, 0.08, LABELS, EventOptions(min_confidence=0.7))) == 1
+    assert decode_events(probs, HOP, 0.08, LABELS, EventOptions(min_confidence=0.95)) == []
     weak = frames("..AAAA..", p_type=0.3, p_bg_call=0.65)  # call prob 0.35: no call frames
     assert decode_events(weak, HOP, 0.08, LABELS, EventOptions(min_confidence=0.4)) == []
     (event,) = decode_events(weak, HOP, 0.08, LABELS, EventOptions(min_confidence=0.25))
-    assert event.label == "A" and event.confidence == pytest.approx(0.3)
+    assert event.label == "A" and event.confidence == pytest.approx(0.35)
+
+
+def test_a_note_spread_over_types_is_detected_with_its_detection_score() -> None:
+    """Detection on 1 - p(background), type afterwards: a note whose probability is shared by
+    three types (none above 0.35) is a confident call; its type is the best mean type."""
+    probs = np.array(
+        [[0.9, 0.04, 0.03, 0.03]] * 3
+        + [[0.04, 0.34, 0.32, 0.30]] * 8
+        + [[0.9, 0.04, 0.03, 0.03]] * 3
+    )
+    (event,) = decode_events(probs, HOP, 0.14, LABELS, EventOptions(min_confidence=0.5))
+    assert (event.start, event.end, event.label) == (0.03, 0.11, "A")
+    assert event.confidence == pytest.approx(0.96)
 
 
 def test_call_types_are_pooled_to_find_a_call() -> None:
     """Background is the single most probable class, yet the frames are calls (0.6 > 0.5)."""
     probs = np.tile([0.4, 0.35, 0.2, 0.05], (6, 1))
-    assert decode_events(probs, HOP, 0.06, LABELS) == []  # type confidence 0.35 < 0.5
-    opts = EventOptions(thresholds={"A": 0.3})
-    (event,) = decode_events(probs, HOP, 0.06, LABELS, opts)
+    (event,) = decode_events(probs, HOP, 0.06, LABELS)  # type probability 0.35 < 0.5
     assert (event.start, event.end, event.label) == (0.0, 0.06, "A")
-    assert event.confidence == pytest.approx(0.35)
+    assert event.confidence == pytest.approx(0.6)
+    assert decode_events(probs, HOP, 0.06, LABELS, EventOptions(thresholds={"A": 0.65})) == []
 
 
 def test_per_type_thresholds() -> None:
-    probs = np.concatenate([frames("AAAA..", p_type=0.6), frames("BBBB..", p_type=0.85)])
+    # detection scores: A 0.7 (background 0.3), B 0.9 (background 0.1)
+    probs = np.concatenate(
+        [frames("AAAA..", p_type=0.6, p_bg_call=0.3), frames("BBBB..", p_type=0.85)]
+    )
     everything = decode_events(probs, HOP, 0.12, LABELS)
     assert [e.label for e in everything] == ["A", "B"]
-    strict_a = EventOptions(thresholds={"A": 0.7})
+    strict_a = EventOptions(thresholds={"A": 0.75})
     assert [e.label for e in decode_events(probs, HOP, 0.12, LABELS, strict_a)] == ["B"]
-    lenient_a = EventOptions(min_confidence=0.7, thresholds={"A": 0.55})
-    assert [e.label for e in decode_events(probs, HOP, 0.12, LABELS, lenient_a)] == ["A", "B"]
-    strict_b = EventOptions(min_confidence=0.7, thresholds={"B": 0.95})
-    assert decode_events(probs, HOP, 0.12, LABELS, strict_b) == []
+    # a threshold below min_confidence has no effect: A's frames are not call frames
+    lenient_a = EventOptions(min_confidence=0.8, thresholds={"A": 0.55})
+    assert [e.label for e in decode_events(probs, HOP, 0.12, LABELS, lenient_a)] == ["B"]
+    strict_b = EventOptions(min_confidence=0.6, thresholds={"B": 0.95})
+    assert [e.label for e in decode_events(probs, HOP, 0.12, LABELS, strict_b)] == ["A"]
 
 
 def test_label_is_the_best_mean_type_over_the_event() -> None:
@@ -141,7 +159,7 @@ def test_label_is_the_best_mean_type_over_the_event() -> None:
     probs = np.array([[0.1, 0.5, 0.4, 0.0]] * 3 + [[0.1, 0.1, 0.8, 0.0]] * 1)
     opts = EventOptions(min_confidence=0.3, min_duration=0.02)
     (event,) = decode_events(probs, HOP, 0.04, LABELS, opts)
-    assert event.label == "B" and event.confidence == pytest.approx((3 * 0.4 + 0.8) / 4)
+    assert event.label == "B" and event.confidence == pytest.approx(0.9)
 
 
 def test_events_are_clipped_to_the_duration() -> None:

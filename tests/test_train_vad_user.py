@@ -65,6 +65,8 @@ def test_tiny_vad_training_run_finds_speech(tmp_path: Path) -> None:
     val = card["metrics"]["validation"]
     assert card["task"] == "vad" and card["training"]["validation_files"] == ["rec5"]
     assert val["roc_auc"] >= 0.9, val
+    best = max(log, key=lambda r: (r["val_auc"], -r["epoch"]))["epoch"]
+    assert (card["training"]["epochs"], card["training"]["best_epoch"]) == (6, best)
 
 
 def test_fine_tuning_starts_from_the_bundled_checkpoint(tmp_path: Path) -> None:

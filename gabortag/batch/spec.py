@@ -12,7 +12,8 @@ threads::
 Options left out (or ``None``) take the model's defaults. Options of ``vad``: ``onset``,
 ``offset`` (probabilities), ``min_speech``, ``min_silence``, ``pad`` (seconds), ``scores``
 (bool: add the frame probabilities). Options of ``birdcalls``: ``min_confidence``
-(probability), ``min_duration``, ``min_gap`` (seconds), ``thresholds`` (``{label: value}``).
+(probability), ``min_duration``, ``min_gap`` (seconds), ``thresholds`` (``{label: value}``),
+``scores`` (bool: add the frames' call probabilities).
 Options of ``scenes``: ``window_s``, ``hop_s`` (seconds), ``top_k``, ``min_score``, ``labels``
 (a list of label names to consider).
 
@@ -114,8 +115,10 @@ def _birdcalls(spec: TaskSpec) -> Processor:
     except ValueError as err:
         raise ValueError(f"--threshold: {err}") from None
 
+    scores = bool(spec.option("scores"))
+
     def process(item: InputItem) -> Result:
-        return detect_calls(item.source, model=m, options=opts)
+        return detect_calls(item.source, model=m, options=opts, return_scores=scores)
 
     return Processor(m, process)
 

@@ -256,6 +256,12 @@ def birdcalls(
             show_default=False,
         ),
     ] = None,
+    scores: Annotated[
+        bool,
+        typer.Option(
+            "--scores", help="Add the frames' call probabilities, 1 - p(background) (json, jsonl)."
+        ),
+    ] = False,
 ) -> None:
     """Find bird calls in audio files: typed events with their frequency band."""
     try:
@@ -271,6 +277,7 @@ def birdcalls(
         min_duration=min_duration,
         min_gap=min_gap,
         thresholds=thresholds,
+        scores=scores,
     )
     _run_task(spec, inputs, output, fmt, skip_existing, force, quiet, jobs, scheduler)
 

@@ -42,6 +42,13 @@ def _usage_error(message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _repeatable(flag: str, metavar: str, text: str) -> Any:
+    """A repeatable ``birdcalls`` option of ``gabortag eval``."""
+    return typer.Option(
+        flag, metavar=metavar, help=f"birdcalls: {text} (repeatable).", show_default=False
+    )
+
+
 def eval_command(
     task: Annotated[str, typer.Argument(help="vad, birdcalls or scenes.", show_default=False)],
     inputs: Annotated[
@@ -97,6 +104,29 @@ def eval_command(
             "to stderr).",
         ),
     ] = None,
+    ignore_label: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        _repeatable(
+            "--ignore-label",
+            "LABEL",
+            "leave the reference's notes of LABEL out of every metric, with the events inside "
+            "them (e.g. evsonganaly's unlabelled 0)",
+        ),
+    ] = None,
+    map_label: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        _repeatable(
+            "--map-label", "REF=TYPE", "score the reference's label REF as the model's type TYPE"
+        ),
+    ] = None,
+    tolerance: Annotated[
+        float,
+        typer.Option(
+            help="birdcalls: onset and offset tolerance of the type-agnostic segmentation "
+            "score, seconds.",
+            min=0.0,
+        ),
+    ] = 0.02,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
     threads: Annotated[
         Optional[int],  # noqa: UP045
@@ -108,7 +138,10 @@ def eval_command(
 
     vad: ROC-AUC, F1, precision, recall, detection error rate (missed, false alarm), 10 ms frames.
 
-    birdcalls: note error rate, note-type accuracy, frame error, onset/offset error, per type P/R.
+    birdcalls: note error rate, note-type accuracy, frame error, onset/offset error, per type P/R,
+    and the type-agnostic segmentation score (notes whose onset and offset are within
+    --tolerance). Reference labels the model lacks are reported with their note counts and
+    scored by segmentation only; --ignore-label drops a label, --map-label renames one.
 
     scenes: accuracy, macro F1, per-class precision/recall and the confusion matrix of clip
     labels (the arg-max of a file's window scores, averaged with weights = window lengths).
@@ -122,6 +155,12 @@ def eval_command(
         raise _usage_error(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     if task != "vad" and (uem is not None or collar > 0):
         raise _usage_error("--uem and --collar are for vad only")
+    if task != "birdcalls" and (ignore_label or map_label or tolerance != 0.02):
+        raise _usage_error("--ignore-label, --map-label and --tolerance are for birdcalls only")
+    try:
+        label_map = _parse_label_map(map_label or [])
+    except ValueError as err:
+        raise _usage_error(str(err)) from err
     if reference is None and task != "scenes":
         raise _usage_error(
             f"eval {task} needs --reference (see `gabortag eval --help` for its formats)"
@@ -156,7 +195,14 @@ def eval_command(
             from ..tasks.birdcalls.evaluate import evaluate_bird_files
 
             result = evaluate_bird_files(
-                model or task, paths, reference, device=device, threads=threads
+                model or task,
+                paths,
+                reference,
+                device=device,
+                threads=threads,
+                ignore_labels=ignore_label or (),
+                label_map=label_map,
+                tolerance=tolerance,
             )
     except (GabortagError, ValueError) as err:
         raise _usage_error(str(err)) from err
@@ -165,6 +211,8 @@ def eval_command(
 
     failures = [FileFailure(e.path, e.reason) for e in missing] + list(result.failures)
     _report_failures(failures)
+    if task == "birdcalls" and result.overall is not None:
+        _report_untyped(result)  # type: ignore[arg-type]
     document = result.to_dict()
     document["errors"] = [f.to_dict() for f in failures]
     if json_out is not None:
@@ -206,6 +254,37 @@ def _report_failures(failures: list[FileFailure]) -> None:
     console = _console(True)
     for f in failures:
         console.print(f"[red]failed[/] {escape(f.path)}: {escape(f.reason)}", markup=True)
+
+
+def _parse_label_map(values: list[str]) -> dict[str, str]:
+    """``["REF=TYPE", ...]`` → ``{ref: type}``; ``ValueError`` naming the faulty value."""
+    out: dict[str, str] = {}
+    for text in values:
+        ref, eq, target = text.partition("=")
+        if not eq or not ref.strip() or not target.strip():
+            raise ValueError(f"--map-label {text!r}: expected REF=TYPE, e.g. --map-label i=1")
+        out[ref.strip()] = target.strip()
+    return out
+
+
+def _report_untyped(result: EventFilesEvaluation) -> None:
+    """One stderr line naming the reference labels the model lacks, with their note counts."""
+    m = result.overall
+    assert m is not None
+    if result.ignored_notes:
+        _console(True).print(
+            f"ignored: {result.ignored_notes} reference notes labelled "
+            f"{', '.join(map(repr, result.ignored_labels))}",
+            markup=False,
+        )
+    if m.untyped_notes:
+        listed = ", ".join(f"{lab!r} ({n} note{'s' * (n != 1)})" for lab, n in m.untyped_notes)
+        _console(True).print(
+            f"warning: reference labels not among model {result.model}'s call types: {listed}; "
+            "they are scored by segmentation (and onset/offset errors) only. "
+            "--ignore-label LABEL leaves them out, --map-label REF=TYPE renames them.",
+            markup=False,
+        )
 
 
 def _num(value: float, digits: int = 4) -> str:
@@ -262,6 +341,22 @@ def _bird_tables(console: Console, result: EventFilesEvaluation) -> None:
         ("decoded events", str(m.decoded_events)),
         ("notes matched (boundaries)", str(m.matched_notes)),
     ]
+    if m.untyped_notes:
+        rows.append(
+            ("untyped notes (labels the model lacks)", str(sum(n for _, n in m.untyped_notes)))
+        )
+    seg = m.segmentation
+    if seg is not None:
+        tol = f"{seg.tolerance_s * 1000:g} ms"
+        rows += [
+            (f"segmentation F1 (onset and offset within {tol})", _num(seg.f1)),
+            ("  segmentation precision", _num(seg.precision)),
+            ("  segmentation recall", _num(seg.recall)),
+            (
+                "  notes / events / matched",
+                f"{seg.true_notes} / {seg.decoded_events} / {seg.matched}",
+            ),
+        ]
     _metric_table(console, title, rows)
     types = Table(
         "type", "true", "decoded", "matched", "precision", "recall", "F1", title="per type"

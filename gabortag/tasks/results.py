@@ -61,6 +61,18 @@ class FrameScores:
     values: tuple[float, ...]
 
 
+def _scores_dict(scores: FrameScores) -> dict[str, Any]:
+    """JSON form of frame scores: ``{"hop": seconds, "values": [...]}``, values to 1e-4."""
+    return {"hop": scores.hop_s, "values": [round(v, 4) for v in scores.values]}
+
+
+def _scores_from(d: dict[str, Any] | None) -> FrameScores | None:
+    """Inverse of :func:`_scores_dict` (``None`` stays ``None``)."""
+    if d is None:
+        return None
+    return FrameScores(float(d["hop"]), tuple(float(v) for v in d["values"]))
+
+
 @dataclass(frozen=True)
 class VadResult:
     """Speech segments of one input.
@@ -104,22 +116,16 @@ class VadResult:
             ],
         }
         if self.scores is not None:
-            out["scores"] = {
-                "hop": self.scores.hop_s,
-                "values": [round(v, 4) for v in self.scores.values],
-            }
+            out["scores"] = _scores_dict(self.scores)
         out.update(self.extra)
         return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> VadResult:
         """Inverse of :meth:`to_dict` (for tests and for reading outputs back)."""
-        scores = d.get("scores")
         return cls(
             segments=tuple(Segment(float(s["start"]), float(s["end"])) for s in d["segments"]),
-            scores=None
-            if scores is None
-            else FrameScores(float(scores["hop"]), tuple(float(v) for v in scores["values"])),
+            scores=_scores_from(d.get("scores")),
             **_input_kwargs(d),
         )
 
@@ -131,7 +137,8 @@ class Event:
     Attributes:
         start, end: seconds from the start of the file, ``start < end``.
         label: the call type (one of the model's labels, never ``"background"``).
-        confidence: mean probability of ``label`` over the call's frames, in ``[0, 1]``.
+        confidence: the detection score, mean call probability ``1 − p(background)`` over
+            the call's frames, in ``[0, 1]`` (the type does not enter it).
         low_freq, high_freq: Hz, the band holding the central 90 % of the call's energy
             (see :func:`gabortag.tasks.birdcalls.bands.frequency_range`).
     """
@@ -174,8 +181,9 @@ class Event:
 class EventResult:
     """Typed events (bird calls) of one input.
 
-    ``events`` are sorted by start, non-overlapping, inside ``[0, duration]``; the other
-    attributes are those of :class:`VadResult`.
+    ``events`` are sorted by start, non-overlapping, inside ``[0, duration]``; ``scores``,
+    when asked for, are the frames' call probabilities ``1 − p(background)`` (the detection
+    score events are decided on); the other attributes are those of :class:`VadResult`.
     """
 
     path: str
@@ -186,6 +194,7 @@ class EventResult:
     channels: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     provider: str = ""
+    scores: FrameScores | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (see :meth:`Event.to_dict` for the rounding)."""
@@ -193,13 +202,19 @@ class EventResult:
             self.path, self.duration, self.sample_rate, self.channels, self.model, self.provider
         )
         out["events"] = [e.to_dict() for e in self.events]
+        if self.scores is not None:
+            out["scores"] = _scores_dict(self.scores)
         out.update(self.extra)
         return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EventResult:
         """Inverse of :meth:`to_dict` (for tests and for reading outputs back)."""
-        return cls(events=tuple(Event.from_dict(e) for e in d["events"]), **_input_kwargs(d))
+        return cls(
+            events=tuple(Event.from_dict(e) for e in d["events"]),
+            scores=_scores_from(d.get("scores")),
+            **_input_kwargs(d),
+        )
 
 
 @dataclass(frozen=True)

@@ -114,8 +114,24 @@ def load_recordings(
     return out
 
 
-def split_files(files: list[str], test_rule: str) -> tuple[list[str], list[str], list[str]]:
-    """(train, validation, test). ``test_rule``: ``mod5`` (file number mod 5 == 4) or ``none``."""
+def split_files(
+    files: list[str],
+    test_rule: str,
+    *,
+    val_files: Sequence[str] | None = None,
+    val_fraction: float | None = None,
+) -> tuple[list[str], list[str], list[str]]:
+    """(train, validation, test). ``test_rule``: ``mod5`` (file number mod 5 == 4) or ``none``.
+
+    Validation files, among the files outside the test set (sorted by name): ``val_files``
+    (names as in the annotations, or their stems); else, with ``val_fraction`` in (0, 1),
+    ``round(fraction · n)`` files (at least 1, at most n − 1) evenly spaced over the sorted
+    list; else every 8th file (or the last one when there are fewer than 8).
+
+    Raises:
+        ValueError: fewer than 2 files outside the test set; a ``val_files`` entry that is no
+            annotated file; every file given to validation; a fraction outside (0, 1).
+    """
     files = sorted(files)
     if test_rule == "mod5":
         test = [f for f in files if int(Path(f).stem) % 5 == 4]
@@ -127,9 +143,73 @@ def split_files(files: list[str], test_rule: str) -> tuple[list[str], list[str],
             f"need at least 2 annotated recordings outside the test set (one validates), "
             f"got {len(rest)}"
         )
-    val = [f for i, f in enumerate(rest) if i % 8 == 7] or rest[-1:]
+    if val_files:
+        by_name = {k: f for f in rest for k in (Path(f).stem, Path(f).name, f)}
+        found = {
+            v: next((by_name[k] for k in (v, Path(v).name, Path(v).stem) if k in by_name), None)
+            for v in val_files
+        }
+        missing = [v for v, f in found.items() if f is None]
+        if missing:
+            raise ValueError(
+                f"--val-files: {', '.join(map(repr, missing))} not among the annotated "
+                f"recordings outside the test set ({len(rest)} files, e.g. {rest[0]!r})"
+            )
+        val = [f for f in rest if f in set(found.values())]
+    elif val_fraction is not None:
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"--val-fraction must be between 0 and 1, got {val_fraction}")
+        n_val = min(max(1, round(val_fraction * len(rest))), len(rest) - 1)
+        picks = {int(i) for i in np.floor((np.arange(n_val) + 0.5) * len(rest) / n_val)}
+        val = [f for i, f in enumerate(rest) if i in picks]
+    else:
+        val = [f for i, f in enumerate(rest) if i % 8 == 7] or rest[-1:]
     train = [f for f in rest if f not in val]
+    if not train:
+        raise ValueError("every recording would validate: leave at least one for training")
     return train, val, test
+
+
+#: Fewer annotated recordings than this (outside the test set) is small data, said so.
+SMALL_DATA_FILES = 8
+#: The decoding is tuned on the validation recordings only when they are at least this many
+#: and hold at least :data:`MIN_TUNING_NOTES` notes; else the model's defaults are kept.
+MIN_TUNING_FILES = 3
+MIN_TUNING_NOTES = 100
+
+#: A call type with fewer training notes than this gets a warning at the start of training.
+MIN_TRAINING_NOTES = 20
+
+
+def note_counts(
+    table: Sequence[tuple[str, float, float, str]], classes: Sequence[str], files: Sequence[str]
+) -> dict[str, int]:
+    """Notes of each class in ``files`` (classes in the given order, zeros included)."""
+    chosen = set(files)
+    counts = dict.fromkeys(classes, 0)
+    for file, _, _, label in table:
+        if file in chosen:
+            counts[label] += 1
+    return counts
+
+
+def describe_counts(
+    train_counts: Mapping[str, int], val_counts: Mapping[str, int], minimum: int
+) -> list[str]:
+    """Lines for the start of training: notes per type (training / validation), then one
+    warning per type with fewer than ``minimum`` training notes."""
+    lines = [
+        "training notes per type (validation in brackets): "
+        + ", ".join(f"{c} {n} ({val_counts.get(c, 0)})" for c, n in train_counts.items())
+    ]
+    for c, n in train_counts.items():
+        if n < minimum:
+            lines.append(
+                f"warning: type {c!r} has {n} training note{'s' * (n != 1)} (fewer than "
+                f"{minimum}): the model will hardly learn it; annotate more, or merge or drop "
+                "the type"
+            )
+    return lines
 
 
 def scores(net: VadNet, audio: np.ndarray) -> np.ndarray:
@@ -271,7 +351,21 @@ def fit(
             torch.save({**state, **metrics}, out / "best.pt")
         save_resumable(last, net, opt, sched, rng, **meta, epoch=epoch, best=best)
     net.to("cpu")
+    _record_epochs_run(out / "best.pt", epoch)
     return best
+
+
+def _record_epochs_run(best_path: Path, epochs_run: int) -> None:
+    """Store in ``best.pt`` how many epochs the run went through (its ``epoch`` is the best
+    one's), so that the card can tell both."""
+    if not best_path.exists():
+        return
+    ck = torch.load(best_path, weights_only=False)
+    if ck.get("epochs_run") != epochs_run:
+        ck["epochs_run"] = epochs_run
+        tmp = best_path.with_suffix(".pt.tmp")
+        torch.save(ck, tmp)
+        tmp.replace(best_path)
 
 
 def train(
@@ -291,9 +385,17 @@ def train(
     log: callable | None = None,  # type: ignore[valid-type]
     device: str = "cpu",
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    val_files: Sequence[str] | None = None,
+    val_fraction: float | None = None,
+    min_notes: int = MIN_TRAINING_NOTES,
 ) -> dict[str, object]:
     """Train from scratch (or from ``init``, a checkpoint of the same architecture and classes
-    prefix) and write ``out/best.pt``, ``out/last.pt`` and ``out/log.jsonl``."""
+    prefix) and write ``out/best.pt``, ``out/last.pt`` and ``out/log.jsonl``.
+
+    Validation files: ``val_files`` or ``val_fraction`` (see :func:`split_files`; default
+    every 8th). Before training, ``log`` gets the notes per type and a warning for each type
+    with fewer than ``min_notes`` training notes, and says so when the data are small
+    (fewer than :data:`SMALL_DATA_FILES` files outside the test set)."""
     say = log or (lambda msg: print(msg, flush=True))
     if threads:
         torch.set_num_threads(threads)
@@ -303,7 +405,21 @@ def train(
     table = read_table(annotations, audio_dir)
     classes = sorted({row[3] for row in table}, key=lambda s: (len(s), s))
     files = sorted({row[0] for row in table})
-    train_files, val_files, test_files = split_files(files, test_rule)
+    train_files, val_split, test_files = split_files(
+        files, test_rule, val_files=val_files, val_fraction=val_fraction
+    )
+    for line in describe_counts(
+        note_counts(table, classes, train_files), note_counts(table, classes, val_split), min_notes
+    ):
+        say(line)
+    if len(train_files) + len(val_split) < SMALL_DATA_FILES:
+        say(
+            f"small data: {len(train_files) + len(val_split)} annotated recordings "
+            f"({len(train_files)} train, {len(val_split)} validate): the validation numbers "
+            "are rough, and the decoding is tuned on them only when validation holds at least "
+            f"{MIN_TUNING_FILES} recordings and {MIN_TUNING_NOTES} notes (else the model's "
+            "defaults are kept); --val-files or --val-fraction choose the split"
+        )
     cfg = dataclasses.replace(config, n_outputs=len(classes) + 1)
     net = VadNet(cfg, seed=seed)
     if init is not None:
@@ -314,7 +430,7 @@ def train(
         )
     t0 = time.time()
     train_recs = load_recordings(audio_dir, table, classes, train_files, net)
-    val_recs = load_recordings(audio_dir, table, classes, val_files, net)
+    val_recs = load_recordings(audio_dir, table, classes, val_split, net)
     say(
         f"{len(train_recs)} training files, {len(val_recs)} validation files, "
         f"{len(test_files)} test files held out, classes {classes} ({time.time() - t0:.0f}s)"
@@ -324,7 +440,7 @@ def train(
         "classes": classes,
         "config": cfg.to_dict(),
         "train_files": train_files,
-        "validation_files": val_files,
+        "validation_files": val_split,
         "test_files": test_files,
     }
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)

@@ -224,7 +224,8 @@ def release(
         },
         "training": {
             "init": ck.get("init"),
-            "epochs": ck.get("epoch"),
+            "epochs": ck.get("epochs_run"),
+            "best_epoch": ck.get("epoch"),
             "validation_auc_during_training": ck.get("val_auc"),
             "train_files": len(ck["train_files"]),
             "validation_files": ck["validation_files"],

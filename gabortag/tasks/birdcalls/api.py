@@ -22,7 +22,7 @@ import numpy as np
 from ...errors import ModelError
 from ...inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
 from ...io.audio import forget, open_input, open_stream
-from ..results import Event, EventResult
+from ..results import Event, EventResult, FrameScores
 from .bands import PowerSpectrum, central_band, check_band
 from .decode import BACKGROUND, Detection, EventOptions, call_frames, decode_call_frames
 
@@ -111,13 +111,15 @@ def detect_calls(
     device: str = "cpu",
     threads: int | None = None,
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
+    return_scores: bool = False,
 ) -> EventResult:
     """Bird calls of an audio file, ``"-"`` (stdin) or an array: typed events with their band.
 
     ``source`` (a file any rate and channel count, ``"-"``, or an array at ``sample_rate``),
     ``model``, ``device``, ``threads`` and ``chunk_seconds`` are as for
     :func:`gabortag.detect_speech` (``sample_rate`` is refused for a file); ``options``
-    ``None`` uses the model's defaults (its metadata).
+    ``None`` uses the model's defaults (its metadata); ``return_scores`` also returns each
+    frame's call probability ``1 − p(background)`` (one float per hop, kept while streaming).
 
     Returns:
         an :class:`~gabortag.tasks.results.EventResult`: events sorted, non-overlapping, inside
@@ -139,11 +141,14 @@ def detect_calls(
     audio = open_input(source, m.sample_rate, sample_rate)
     info, blocks, name, wav = audio.info, audio.blocks, audio.name, audio.array
     kept_idx, kept_probs = [np.zeros(0, np.int64)], [np.zeros((0, len(labels)), np.float32)]
+    call_probs: list[np.ndarray] = []
     frames = 0
     for scores in m.score_stream(blocks, chunk_seconds):
         idx, probs = call_frames(scores, opts.min_confidence)
         kept_idx.append(idx + frames)
         kept_probs.append(probs)
+        if return_scores:
+            call_probs.append(1.0 - scores[:, 0])
         frames += len(scores)
     detections = decode_call_frames(
         np.concatenate(kept_idx),
@@ -170,4 +175,9 @@ def detect_calls(
         ),
         sample_rate=info.sample_rate,
         channels=info.channels,
+        scores=FrameScores(
+            m.hop_seconds, tuple(np.concatenate(call_probs).tolist()) if call_probs else ()
+        )
+        if return_scores
+        else None,
     )

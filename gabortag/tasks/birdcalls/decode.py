@@ -21,9 +21,14 @@ Input: ``probs (T, C)``, one probability distribution per frame (frame ``t`` cov
 5. **Events.** Each piece runs from its first to its last call frame:
    ``[first·hop, (last+1)·hop)``, rounded to the microsecond and clipped to ``duration``.
    Pieces shorter than ``min_duration`` (or empty after clipping) are dropped.
-6. **Type and confidence.** The event's label is the type with the highest mean probability
-   over the piece's call frames; its confidence is that mean. An event is kept when its
-   confidence reaches ``thresholds.get(label, min_confidence)``.
+6. **Type and confidence.** Detection comes first, the type afterwards: the event's
+   confidence is its *detection score*, the mean call probability ``1 − p_background`` over
+   the piece's call frames, so a note whose probability is spread over several types is as
+   confident as one of a single clear type. Its label is the type with the highest mean
+   probability over the same frames. An event is kept when its detection score reaches
+   ``thresholds.get(label, min_confidence)``. Every call frame reaches ``min_confidence``, so
+   the mean does too: only a per-type threshold above ``min_confidence`` removes events (one
+   below it has no effect).
 
 Everything is vectorised (no Python loop over frames or runs; one over the kept events builds
 the result list), and only the call frames' probabilities are needed, so a long file can be
@@ -53,13 +58,15 @@ class EventOptions:
     """Decision options of :func:`decode_events` (probabilities in ``[0, 1]``, seconds).
 
     Attributes:
-        min_confidence: call-frame threshold on ``1 − p_background``, and the confidence an
-            event needs unless its type has its own threshold.
+        min_confidence: call-frame threshold on ``1 − p_background``, and the detection
+            score (mean ``1 − p_background``) an event needs unless its type has its own
+            threshold.
         min_duration: events (and the type runs that split events) shorter than this are
             dropped (do not split).
         min_gap: gaps shorter than this between call frames are bridged.
-        thresholds: per-type confidence thresholds, ``{label: value}``, replacing
-            ``min_confidence`` for events of that type (stored read-only).
+        thresholds: per-type thresholds on the detection score, ``{label: value}``,
+            replacing ``min_confidence`` for events of that type (stored read-only); a value
+            below ``min_confidence`` has no effect, since every call frame reaches it.
     """
 
     min_confidence: float = 0.5
@@ -214,11 +221,12 @@ def decode_call_frames(
     # 5. times, rounded to the microsecond, then clipped to the duration
     start = np.minimum(np.round(idx[piece_start] * hop_s, 6), duration)
     end = np.minimum(np.round((idx[piece_end - 1] + 1) * hop_s, 6), duration)
-    # 6. mean probability of each type over the piece's call frames
-    sums = np.add.reduceat(p[:, 1:], piece_start, axis=0, dtype=np.float64)
+    # 6. mean probability of each class over the piece's call frames: the type is the best
+    # call type, the confidence the detection score (mean of 1 - p_background)
+    sums = np.add.reduceat(p, piece_start, axis=0, dtype=np.float64)
     means = sums / (piece_end - piece_start)[:, None]
-    best = np.argmax(means, axis=1)
-    confidence = means[np.arange(len(best)), best]
+    best = np.argmax(means[:, 1:], axis=1)
+    confidence = np.clip(1.0 - means[:, 0], 0.0, 1.0)
     names = list(labels[1:])
     needed = np.array([options.threshold(name) for name in names])[best]
     keep = (end - start >= max(options.min_duration - _EPS, 0.0)) & (end > start)
