@@ -11,6 +11,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .eval import AnnotFormat
+
 train_app = typer.Typer(
     help="Train a Gabor network on your own labelled recordings (pip install 'gabortag\\[train]').",
     no_args_is_help=True,
@@ -171,10 +173,11 @@ def train_birdcalls(
     annotations: Annotated[
         Path,
         typer.Option(
-            help="CSV (file,onset_s,offset_s,label), Raven selection table, or the csv or "
-            "raven output of gabortag birdcalls (corrected by hand).",
+            help="CSV (file,onset_s,offset_s,label), Raven selection table, the csv or "
+            "raven output of gabortag birdcalls (corrected by hand), or any annotation file "
+            "or folder of them: evsonganaly .not.mat, Praat TextGrid, Audacity labels, ... "
+            "(see --annot-format).",
             exists=True,
-            dir_okay=False,
         ),
     ],
     out: OutDir = Path("gabortag-birdcalls"),
@@ -187,6 +190,7 @@ def train_birdcalls(
     seed: Seed = 0,
     threads: Threads = None,
     device: TrainDevice = "cpu",
+    annot_format: AnnotFormat = None,
 ) -> None:
     """Train a bird call / note type tagger; writes OUT/model.onnx and OUT/model.card.json.
 
@@ -202,9 +206,24 @@ def train_birdcalls(
         BIRD_CONFIG, n_kernels=kernels, kernel_size=size, channels=channels
     )
     with _training_errors(), _epoch_progress(epochs) as on_epoch:
-        result = train(audio, annotations, out, config=config, on_epoch=on_epoch, **run)
+        result = train(
+            audio,
+            annotations,
+            out,
+            config=config,
+            on_epoch=on_epoch,
+            annot_format=annot_format,
+            **run,
+        )
     with _training_errors():
-        card = release(out / "best.pt", audio, annotations, out / "model.onnx", "birdcalls-custom")
+        card = release(
+            out / "best.pt",
+            audio,
+            annotations,
+            out / "model.onnx",
+            "birdcalls-custom",
+            annot_format=annot_format,
+        )
     _print_result(out, card, best_val_frame_error=result["best_val_frame_error"])
 
 

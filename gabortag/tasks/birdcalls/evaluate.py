@@ -267,6 +267,7 @@ def evaluate_bird_files(
     options: EventOptions | None = None,
     device: str = "cpu",
     threads: int | None = None,
+    annot_format: str | None = None,
 ) -> EventFilesEvaluation:
     """Run a bird call model over audio files and score its events against an annotation table.
 
@@ -278,8 +279,11 @@ def evaluate_bird_files(
     Args:
         model: a loaded model, a bundled name or an ``.onnx`` path (a ``birdcalls`` model).
         paths: audio files, in the order to report them.
-        table: CSV ``file,onset_s,offset_s,label`` or Raven selection table naming its files
+        table: CSV ``file,onset_s,offset_s,label`` or Raven selection table naming its files,
+            or any annotation file or folder of them
             (:func:`gabortag.io.annotations.read_event_annotations`).
+        annot_format: the annotations' format (:data:`gabortag.io.labfiles.ANNOT_FORMATS`),
+            ``None``: inferred.
 
     Returns:
         an :class:`EventFilesEvaluation`; a file with no entry in the table, or that cannot be
@@ -297,7 +301,7 @@ def evaluate_bird_files(
     from .decode import decode_events
 
     raw: dict[str, list[Span]] = {}
-    for a in read_event_annotations(table):
+    for a in read_event_annotations(table, fmt=annot_format):
         raw.setdefault(a.file, []).append((a.onset_s, a.offset_s, a.label))
     truth: dict[str, list[Span]] = keyed_by_stem(table, raw)
     m = resolve_model(model, device, threads)
