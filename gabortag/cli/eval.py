@@ -29,6 +29,32 @@ if TYPE_CHECKING:
 TASKS = ("vad", "birdcalls", "scenes")
 
 
+def _annot_format(value: str | None) -> str | None:
+    from ..io.labfiles import check_format
+
+    if value is None:
+        return None
+    try:
+        return check_format(value)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from None
+
+
+#: ``--annot-format`` of the commands that read bird annotations (``eval``, ``train birdcalls``).
+AnnotFormat = Annotated[
+    Optional[str],  # noqa: UP045 - typer needs Optional
+    typer.Option(
+        "--annot-format",
+        metavar="NAME",
+        help="Format of the annotations: table, raven (read by gabortag) or a crowsetta format: "
+        "notmat, textgrid, aud-seq, aud-bbox, generic-seq, simple-seq, ... (needs the "
+        "[annotations] extra) \\[inferred from each file's extension and first line].",
+        callback=_annot_format,
+        show_default=False,
+    ),
+]
+
+
 def _console(stderr: bool) -> Console:
     from rich.console import Console
 
@@ -65,11 +91,10 @@ def eval_command(
             "-r",
             "--reference",
             help="vad: an RTTM file, or a CSV file,start,end of speech segments; birdcalls: a "
-            "CSV file,onset_s,offset_s,label, a Raven selection table, or gabortag birdcalls "
-            "csv output; scenes: a CSV "
-            "file,label \\[scenes: each file's folder name is its label].",
+            "CSV file,onset_s,offset_s,label, a Raven selection table, gabortag birdcalls "
+            "csv output, or any annotation file or folder of them (see --annot-format); "
+            "scenes: a CSV file,label \\[scenes: each file's folder name is its label].",
             exists=True,
-            dir_okay=False,
             show_default=False,
         ),
     ] = None,
@@ -133,6 +158,7 @@ def eval_command(
         typer.Option(help="onnxruntime threads \\[onnxruntime default].", min=1),
     ] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary line.")] = False,
+    annot_format: AnnotFormat = None,
 ) -> None:
     """Measure a model against reference annotations with the task's standard metrics.
 
@@ -161,6 +187,10 @@ def eval_command(
         label_map = _parse_label_map(map_label or [])
     except ValueError as err:
         raise _usage_error(str(err)) from err
+    if task != "birdcalls" and annot_format is not None:
+        raise _usage_error("--annot-format is for birdcalls only")
+    if task != "birdcalls" and reference is not None and reference.is_dir():
+        raise _usage_error(f"--reference {reference}: a folder of annotations is for birdcalls")
     if reference is None and task != "scenes":
         raise _usage_error(
             f"eval {task} needs --reference (see `gabortag eval --help` for its formats)"
@@ -203,6 +233,7 @@ def eval_command(
                 ignore_labels=ignore_label or (),
                 label_map=label_map,
                 tolerance=tolerance,
+                annot_format=annot_format,
             )
     except (GabortagError, ValueError) as err:
         raise _usage_error(str(err)) from err

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from .eval import AnnotFormat
 from .flags import FlagHelpCommand, FlagHelpGroup
 
 train_app = typer.Typer(
@@ -177,10 +178,11 @@ def train_birdcalls(
     annotations: Annotated[
         Path,
         typer.Option(
-            help="CSV (file,onset_s,offset_s,label), Raven selection table, or the csv or "
-            "raven output of gabortag birdcalls (corrected by hand).",
+            help="CSV (file,onset_s,offset_s,label), Raven selection table, the csv or "
+            "raven output of gabortag birdcalls (corrected by hand), or any annotation file "
+            "or folder of them: evsonganaly .not.mat, Praat TextGrid, Audacity labels, ... "
+            "(see --annot-format).",
             exists=True,
-            dir_okay=False,
         ),
     ],
     out: OutDir = Path("gabortag-birdcalls"),
@@ -211,6 +213,7 @@ def train_birdcalls(
             show_default=False,
         ),
     ] = None,
+    annot_format: AnnotFormat = None,
 ) -> None:
     """Train a bird call / note type tagger; writes OUT/model.onnx and OUT/model.card.json.
 
@@ -245,6 +248,7 @@ def train_birdcalls(
             on_epoch=on_epoch,
             val_files=names or None,
             val_fraction=val_fraction,
+            annot_format=annot_format,
             **run,
         )
     with _training_errors():
@@ -256,6 +260,7 @@ def train_birdcalls(
             "birdcalls-custom",
             fallback=_bird_decoding(init, from_scratch),
             log=run["log"],
+            annot_format=annot_format,
         )
     _print_result(out, card, best_val_frame_error=result["best_val_frame_error"])
 

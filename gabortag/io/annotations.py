@@ -282,14 +282,20 @@ def read_event_annotations(
     audio_dir: str | os.PathLike[str] | None = None,
     *,
     file: str | None = None,
+    fmt: str | None = None,
 ) -> list[AnnotatedEvent]:
-    """Annotated events of a CSV or Raven selection table (layouts in the module docstring).
+    """Annotated events of a CSV or Raven selection table (layouts in the module docstring),
+    or of any annotation file or folder of them that :mod:`gabortag.io.labfiles` reads
+    (evsonganaly ``.not.mat``, Praat TextGrid, Audacity labels, ... through crowsetta).
 
     Args:
-        path: the table.
-        audio_dir: when given, every annotated file must exist there (``audio_dir / file``).
+        path: the table, or an annotation file or folder (:mod:`gabortag.io.labfiles`).
+        audio_dir: when given, every annotated file must exist there (``audio_dir / file``);
+            a recording an annotation file does not name is the one of its stem there.
         file: the audio file of a single-file Raven table, one without a ``Begin File`` or
             ``Begin Path`` column; an error for a table that names its files.
+        fmt: the annotation format (:data:`gabortag.io.labfiles.ANNOT_FORMATS`); ``None``:
+            inferred from each file's name and first line.
 
     Returns:
         the events in table order.
@@ -301,6 +307,27 @@ def read_event_annotations(
             for a table that names its files; an annotated file is not in ``audio_dir`` (up to
             :data:`MAX_LISTED` are named, with the line of their first event).
     """
+    if file is None and (fmt is not None or audio_dir is not None or _lab_file(path)):
+        from .labfiles import read_annotation_files
+
+        return read_annotation_files(path, audio_dir, fmt=fmt)
+    return read_gabortag_table(path, audio_dir, file=file)
+
+
+def _lab_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a folder, or a file in a format crowsetta reads."""
+    from .labfiles import CROWSETTA_FORMATS, infer_format
+
+    return Path(path).is_dir() or infer_format(path) in CROWSETTA_FORMATS
+
+
+def read_gabortag_table(
+    path: str | os.PathLike[str],
+    audio_dir: str | os.PathLike[str] | None = None,
+    *,
+    file: str | None = None,
+) -> list[AnnotatedEvent]:
+    """:func:`read_event_annotations` of one table in a layout of the module docstring."""
     try:
         return _read_table(Path(path), audio_dir, file)
     except csv.Error as err:

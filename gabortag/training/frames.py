@@ -59,10 +59,15 @@ class Recording:
     labels: np.ndarray  # (ceil(N / hop),) int64
 
 
-def read_table(path: Path, audio_dir: Path | None = None) -> list[tuple[str, float, float, str]]:
-    """(file, onset_s, offset_s, label) rows of a CSV or Raven annotation table."""
+def read_table(
+    path: Path, audio_dir: Path | None = None, fmt: str | None = None
+) -> list[tuple[str, float, float, str]]:
+    """(file, onset_s, offset_s, label) rows of an annotation table, file or folder in any
+    format :func:`gabortag.io.annotations.read_event_annotations` reads (``fmt``: its name,
+    ``None``: inferred)."""
     return [
-        (a.file, a.onset_s, a.offset_s, a.label) for a in read_event_annotations(path, audio_dir)
+        (a.file, a.onset_s, a.offset_s, a.label)
+        for a in read_event_annotations(path, audio_dir, fmt=fmt)
     ]
 
 
@@ -388,6 +393,7 @@ def train(
     val_files: Sequence[str] | None = None,
     val_fraction: float | None = None,
     min_notes: int = MIN_TRAINING_NOTES,
+    annot_format: str | None = None,
 ) -> dict[str, object]:
     """Train from scratch (or from ``init``, a checkpoint of the same architecture and classes
     prefix) and write ``out/best.pt``, ``out/last.pt`` and ``out/log.jsonl``.
@@ -402,7 +408,7 @@ def train(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
-    table = read_table(annotations, audio_dir)
+    table = read_table(annotations, audio_dir, annot_format)
     classes = sorted({row[3] for row in table}, key=lambda s: (len(s), s))
     files = sorted({row[0] for row in table})
     train_files, val_split, test_files = split_files(

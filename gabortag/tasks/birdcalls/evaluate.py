@@ -403,6 +403,7 @@ def evaluate_bird_files(
     ignore_labels: Sequence[str] = (),
     label_map: Mapping[str, str] | None = None,
     tolerance: float = SEGMENT_TOLERANCE_S,
+    annot_format: str | None = None,
 ) -> EventFilesEvaluation:
     """Run a bird call model over audio files and score its events against an annotation table.
 
@@ -414,12 +415,15 @@ def evaluate_bird_files(
     Args:
         model: a loaded model, a bundled name or an ``.onnx`` path (a ``birdcalls`` model).
         paths: audio files, in the order to report them.
-        table: CSV ``file,onset_s,offset_s,label`` or Raven selection table naming its files
+        table: CSV ``file,onset_s,offset_s,label`` or Raven selection table naming its files,
+            or any annotation file or folder of them
             (:func:`gabortag.io.annotations.read_event_annotations`).
         ignore_labels: reference labels left out of every metric: their notes are dropped,
             and so are the decoded events whose midpoint lies inside one of them.
         label_map: ``{reference label: model type}``, applied to the reference first.
         tolerance: onset and offset tolerance of the segmentation score, seconds.
+        annot_format: the annotations' format (:data:`gabortag.io.labfiles.ANNOT_FORMATS`),
+            ``None``: inferred.
 
     Returns:
         an :class:`EventFilesEvaluation`; a file with no entry in the table, or that cannot be
@@ -439,7 +443,7 @@ def evaluate_bird_files(
     from .decode import decode_events
 
     raw: dict[str, list[Span]] = {}
-    for a in read_event_annotations(table):
+    for a in read_event_annotations(table, fmt=annot_format):
         raw.setdefault(a.file, []).append((a.onset_s, a.offset_s, a.label))
     truth: dict[str, list[Span]] = keyed_by_stem(table, raw)
     m = resolve_model(model, device, threads)

@@ -142,6 +142,7 @@ def release(
     *,
     fallback: EventOptions | None = None,
     log: Callable[[str], None] | None = None,
+    annot_format: str | None = None,
 ) -> dict[str, Any]:
     """Export, tune on validation, measure on test (if the split held files out), write the card
     beside the ONNX file (``<stem>.card.json``) and return it.
@@ -154,7 +155,7 @@ def release(
     example = net.receptive_field + 300 * net.hop
     export_onnx(net, onnx_path, metadata(net, name, labels, None), example)
     model = Model(ModelSpec(name, onnx_path, None), threads=1)
-    truth = file_truth(read_table(annotations))
+    truth = file_truth(read_table(annotations, audio_dir, annot_format))
     val_files, test_files = ck["validation_files"], ck["test_files"]
     val_probs = score_files(model, audio_dir, val_files)
     keep = fallback or EventOptions()
