@@ -116,6 +116,27 @@ def test_scores_are_the_call_probabilities(
         assert e["confidence"] == pytest.approx(values[lo:hi].mean(), abs=2e-4)
 
 
+@pytest.mark.parametrize("fmt", ["json", "csv", "raven", "audacity"])
+def test_segments_only(tmp_path: Path, clips: list[str], bird_model: str, fmt: str) -> None:
+    """``--segments-only``: type-agnostic 'vocalisation' segments in every format, covering
+    the typed events (each typed event lies inside one segment)."""
+    typed = run("birdcalls", clips[1], "-m", bird_model, *ALL, cwd=tmp_path)
+    done = run(
+        "birdcalls", clips[1], "-m", bird_model, *ALL, "--segments-only", "-f", fmt, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    if fmt != "json":
+        assert "vocalisation" in done.stdout
+        return
+    (item,) = json.loads(done.stdout)["files"]
+    segments = item["events"]
+    assert segments and {e["label"] for e in segments} == {"vocalisation"}
+    for e in segments:
+        assert 0.0 <= e["low_freq"] < e["high_freq"] and 0.0 <= e["confidence"] <= 1.0
+    for e in json.loads(typed.stdout)["files"][0]["events"]:
+        assert any(s["start"] <= e["start"] and e["end"] <= s["end"] for s in segments), e
+
+
 def parse(fmt: str, text: str) -> dict[str, list[tuple[object, ...]]]:
     """Events per path from the text of ``fmt``, as (start, end, low, high, label, conf)."""
     out: dict[str, list[tuple[object, ...]]] = {}

@@ -285,3 +285,27 @@ def test_events_are_sorted_disjoint_and_inside_the_file(
         assert e.confidence >= opts.threshold(e.label)
     for a, b in itertools.pairwise(events):
         assert a.end <= b.start
+
+
+def test_segments_only_joins_types_into_one_vocalisation() -> None:
+    from gabortag.tasks.birdcalls.decode import SEGMENT_LABEL
+
+    probs = frames("..AAAABBBB...CC.C..")
+    opts = EventOptions(min_duration=0.02, min_gap=0.02)
+    typed = decode_events(probs, HOP, 0.19, LABELS, opts)
+    assert [e.label for e in typed] == ["A", "B", "C"]
+    segments = decode_events(probs, HOP, 0.19, LABELS, opts, segments_only=True)
+    assert [(round(e.start, 6), round(e.end, 6), e.label) for e in segments] == [
+        (0.02, 0.1, SEGMENT_LABEL),
+        (0.13, 0.17, SEGMENT_LABEL),
+    ]
+    assert all(e.confidence == pytest.approx(0.9) for e in segments)
+    # per-type thresholds do not apply to segments; min_confidence does
+    strict = EventOptions(min_duration=0.02, min_gap=0.02, thresholds={"A": 0.99})
+    assert len(decode_events(probs, HOP, 0.19, LABELS, strict, segments_only=True)) == 2
+    assert (
+        decode_events(
+            probs, HOP, 0.19, LABELS, EventOptions(min_confidence=0.95), segments_only=True
+        )
+        == []
+    )

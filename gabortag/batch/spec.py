@@ -13,7 +13,8 @@ Options left out (or ``None``) take the model's defaults. Options of ``vad``: ``
 ``offset`` (probabilities), ``min_speech``, ``min_silence``, ``pad`` (seconds), ``scores``
 (bool: add the frame probabilities). Options of ``birdcalls``: ``min_confidence``
 (probability), ``min_duration``, ``min_gap`` (seconds), ``thresholds`` (``{label: value}``),
-``scores`` (bool: add the frames' call probabilities).
+``scores`` (bool: add the frames' call probabilities), ``segments_only`` (bool: type-agnostic
+segments instead of typed events).
 Options of ``scenes``: ``window_s``, ``hop_s`` (seconds), ``top_k``, ``min_score``, ``labels``
 (a list of label names to consider).
 
@@ -116,9 +117,12 @@ def _birdcalls(spec: TaskSpec) -> Processor:
         raise ValueError(f"--threshold: {err}") from None
 
     scores = bool(spec.option("scores"))
+    segments = bool(spec.option("segments_only"))
 
     def process(item: InputItem) -> Result:
-        return detect_calls(item.source, model=m, options=opts, return_scores=scores)
+        return detect_calls(
+            item.source, model=m, options=opts, return_scores=scores, segments_only=segments
+        )
 
     return Processor(m, process)
 

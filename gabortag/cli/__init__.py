@@ -262,6 +262,14 @@ def birdcalls(
             "--scores", help="Add the frames' call probabilities, 1 - p(background) (json, jsonl)."
         ),
     ] = False,
+    segments_only: Annotated[
+        bool,
+        typer.Option(
+            "--segments-only",
+            help="Type-agnostic vocalisation segments (label 'vocalisation'), for a bird whose "
+            "note types the model does not know: pre-segment, label, train.",
+        ),
+    ] = False,
 ) -> None:
     """Find bird calls in audio files: typed events with their frequency band."""
     try:
@@ -278,6 +286,7 @@ def birdcalls(
         min_gap=min_gap,
         thresholds=thresholds,
         scores=scores,
+        segments_only=segments_only,
     )
     _run_task(spec, inputs, output, fmt, skip_existing, force, quiet, jobs, scheduler)
 

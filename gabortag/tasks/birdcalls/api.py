@@ -112,6 +112,7 @@ def detect_calls(
     threads: int | None = None,
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     return_scores: bool = False,
+    segments_only: bool = False,
 ) -> EventResult:
     """Bird calls of an audio file, ``"-"`` (stdin) or an array: typed events with their band.
 
@@ -119,7 +120,9 @@ def detect_calls(
     ``model``, ``device``, ``threads`` and ``chunk_seconds`` are as for
     :func:`gabortag.detect_speech` (``sample_rate`` is refused for a file); ``options``
     ``None`` uses the model's defaults (its metadata); ``return_scores`` also returns each
-    frame's call probability ``1 − p(background)`` (one float per hop, kept while streaming).
+    frame's call probability ``1 − p(background)`` (one float per hop, kept while streaming);
+    ``segments_only`` gives type-agnostic segments labelled
+    :data:`~.decode.SEGMENT_LABEL` instead of typed events (see :mod:`~.decode`).
 
     Returns:
         an :class:`~gabortag.tasks.results.EventResult`: events sorted, non-overlapping, inside
@@ -157,6 +160,7 @@ def detect_calls(
         info.duration,
         labels,
         opts,
+        segments_only,
     )
     bands: list[tuple[float, float]] = []
     if detections:

@@ -30,6 +30,12 @@ Input: ``probs (T, C)``, one probability distribution per frame (frame ``t`` cov
    the mean does too: only a per-type threshold above ``min_confidence`` removes events (one
    below it has no effect).
 
+**Segments only** (``segments_only=True``, ``gabortag birdcalls --segments-only``): steps 3-4
+are skipped, so each region is one event, labelled :data:`SEGMENT_LABEL` whatever its types;
+its confidence is the detection score, and it is kept when that reaches ``min_confidence``
+(per-type thresholds do not apply). This is the type-agnostic segmentation of a bird whose
+note types the model does not know.
+
 Everything is vectorised (no Python loop over frames or runs; one over the kept events builds
 the result list), and only the call frames' probabilities are needed, so a long file can be
 decoded from the call frames kept while streaming (:func:`call_frames`, then
@@ -48,6 +54,9 @@ import numpy as np
 
 #: Label of class 0 of every event model.
 BACKGROUND = "background"
+
+#: Label of every event decoded with ``segments_only``: a vocalisation of any type.
+SEGMENT_LABEL = "vocalisation"
 
 # Durations are compared with this slack (seconds), so that 3 frames of 0.01 s are 0.03 s.
 _EPS = 1e-9
@@ -189,9 +198,11 @@ def decode_call_frames(
     duration: float,
     labels: Sequence[str],
     options: EventOptions,
+    segments_only: bool = False,
 ) -> list[Detection]:
     """Steps 2-6 of the rule, given only the call frames: their sorted frame indices ``(K,)``
-    and probabilities ``(K, C)``, as :func:`call_frames` returns them."""
+    and probabilities ``(K, C)``, as :func:`call_frames` returns them; ``segments_only``:
+    one :data:`SEGMENT_LABEL` event per region (module docstring)."""
     idx = np.asarray(idx, dtype=np.int64)
     p = np.asarray(probs)
     _check_probs(p, labels)
@@ -216,7 +227,7 @@ def decode_call_frames(
     splits[stable[1:]] = (s_region[1:] == s_region[:-1]) & (s_type[1:] != s_type[:-1])
     splits[0] = True
     splits[1:] |= run_region[1:] != run_region[:-1]
-    piece_start = run_start[splits]
+    piece_start = np.flatnonzero(new_region) if segments_only else run_start[splits]
     piece_end = np.append(piece_start[1:], n)  # exclusive, in call frames
     # 5. times, rounded to the microsecond, then clipped to the duration
     start = np.minimum(np.round(idx[piece_start] * hop_s, 6), duration)
@@ -228,11 +239,14 @@ def decode_call_frames(
     best = np.argmax(means[:, 1:], axis=1)
     confidence = np.clip(1.0 - means[:, 0], 0.0, 1.0)
     names = list(labels[1:])
-    needed = np.array([options.threshold(name) for name in names])[best]
+    if segments_only:
+        needed = np.full(len(best), options.min_confidence)
+    else:
+        needed = np.array([options.threshold(name) for name in names])[best]
     keep = (end - start >= max(options.min_duration - _EPS, 0.0)) & (end > start)
     keep &= confidence >= needed
     return [
-        Detection(float(s), float(e), names[b], float(c))
+        Detection(float(s), float(e), SEGMENT_LABEL if segments_only else names[b], float(c))
         for s, e, b, c in zip(start[keep], end[keep], best[keep], confidence[keep], strict=True)
     ]
 
@@ -243,8 +257,10 @@ def decode_events(
     duration: float,
     labels: Sequence[str],
     options: EventOptions | None = None,
+    segments_only: bool = False,
 ) -> list[Detection]:
-    """Typed events from frame probabilities, by the rule in this module's docstring.
+    """Typed events (or, ``segments_only``, type-agnostic segments) from frame probabilities,
+    by the rule in this module's docstring.
 
     Args:
         probs: ``(T, C)`` probabilities; frame ``t`` covers ``[t·hop_s, (t+1)·hop_s)`` s.
@@ -265,4 +281,4 @@ def decode_events(
     p = np.asarray(probs)
     _check_probs(p, labels)
     idx, p_calls = call_frames(p, opts.min_confidence)
-    return decode_call_frames(idx, p_calls, hop_s, duration, labels, opts)
+    return decode_call_frames(idx, p_calls, hop_s, duration, labels, opts, segments_only)
