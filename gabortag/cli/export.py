@@ -24,7 +24,7 @@ def export_command(
         Path,
         typer.Argument(
             help="Checkpoint (.pt) written by `gabortag train` or the training scripts; the "
-            "task (vad or birdcalls) is read from it.",
+            "task (vad, birdcalls or scenes) is read from it.",
             exists=True,
             dir_okay=False,
             show_default=False,

@@ -239,7 +239,7 @@ def _legends(ax: Any, legend_ax: Any) -> None:
 
 # --- figures of whole models --------------------------------------------------------------------
 
-TASK_NAMES = {"vad": "speech activity", "birdcalls": "bird calls"}
+TASK_NAMES = {"vad": "speech activity", "birdcalls": "bird calls", "scenes": "sound scenes"}
 
 
 def model_label(table: KernelTable) -> str:

@@ -87,9 +87,10 @@ def _load_reason(err: Exception) -> str:
 
 
 def checkpoint_task(ck: Mapping[str, Any]) -> str:
-    """``"scenes"`` when ``ck``'s config has ``n_classes``, ``"birdcalls"`` when ``ck`` has
-    ``classes``, ``"vad"`` when it has ``model`` and ``config`` only; ``ModelError``
-    otherwise."""
+    """The checkpoint's ``task`` entry when it has one (one of ``vad``, ``birdcalls``,
+    ``scenes``); else, from older checkpoints' keys: ``"scenes"`` when ``ck``'s config has
+    ``n_classes``, ``"birdcalls"`` when ``ck`` has ``classes``, ``"vad"`` when it has ``model``
+    and ``config`` only; ``ModelError`` otherwise."""
     missing = [k for k in ("model", "config") if k not in ck]
     if missing:
         found = ", ".join(map(repr, sorted(map(str, ck)))) or "nothing"
@@ -97,6 +98,11 @@ def checkpoint_task(ck: Mapping[str, Any]) -> str:
             f"not a gabortag checkpoint: it lacks {' and '.join(map(repr, missing))} "
             f"(found: {found})"
         )
+    task = ck.get("task")
+    if task is not None:
+        if task not in ("vad", "birdcalls", "scenes"):
+            raise ModelError(f"checkpoint of an unknown task {task!r} (vad, birdcalls, scenes)")
+        return str(task)
     if isinstance(ck["config"], Mapping) and "n_classes" in ck["config"]:
         return "scenes"
     return "birdcalls" if "classes" in ck else "vad"
