@@ -38,7 +38,8 @@ import numpy as np
 from gabortag.inference import Model
 from gabortag.io.audio import load_audio
 from gabortag.tasks.scenes.api import SceneOptions, resolve_model, score_windows, windowing
-from gabortag.training.recipes.urban_data import URBAN_CLASSES as URBAN
+from gabortag.training.recipes.scenes_data import esc10_rows
+from gabortag.training.recipes.urban_data import urban_class, urban_files
 
 RELATED = {
     "children_playing": {"speech"},
@@ -73,15 +74,11 @@ def meeting_items(data: Path) -> list[Item]:
 
 
 def urban_items(root: Path, fold: int = 10) -> list[Item]:
-    files = sorted((root / f"fold{fold}").glob("*.wav"))
-    return [Item(p, URBAN[int(p.stem.split("-")[1])]) for p in files]
+    return [Item(p, urban_class(p)) for p, _k in urban_files(root, (fold,))]
 
 
 def esc10_items(data: Path, fold: int = 5) -> list[Item]:
-    import csv
-
-    with open(data / "esc10" / "meta.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if int(r["fold"]) == fold]
+    rows = [r for r in esc10_rows(data) if int(r["fold"]) == fold]
     return [Item(data / "esc10" / r["file"], r["label"]) for r in rows]
 
 

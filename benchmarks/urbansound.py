@@ -38,7 +38,8 @@ from gabortag.inference import Model, load_model
 from gabortag.models import ModelSpec
 from gabortag.training.export import export_onnx
 from gabortag.training.nets.scenenet import from_checkpoint
-from gabortag.training.recipes.release_urban import fold_files, measure, metadata
+from gabortag.training.recipes.release_scenes import measure
+from gabortag.training.recipes.release_urban import fold_files, metadata
 from gabortag.training.recipes.train_urban import fold_result, prepare
 from gabortag.training.recipes.urban_data import CLIP, COMPLETE_FOLDS, TEST_FOLD
 

@@ -100,7 +100,9 @@ def esc_fold_files(data_dir: Path, fold: int) -> tuple[list[Path], list[str]]:
 
 
 def measure(model: Model, files: list[Path], truth: list[str]) -> dict[str, Any]:
-    probs = classify_files(model, files, WINDOW_S, HOP_S)
+    """:func:`~gabortag.tasks.scenes.evaluate.scene_report` of the files' scores in the model's
+    own windows (its metadata's window and hop), as ``gabortag eval scenes`` scores them."""
+    probs = classify_files(model, files)
     return scene_report(truth, probs, list(model.info.labels))
 
 

@@ -26,10 +26,10 @@ import torch
 
 from ...inference import Model
 from ...models import ModelSpec
-from ...tasks.scenes.evaluate import classify_files, scene_report
 from ..export import bundle, export_onnx, gabor_parameters, json_meta, release_facts, write_json
 from ..nets.scenenet import SceneNet, from_checkpoint
-from .train_urban import PER_CLASS, prepare, train_urban
+from .release_scenes import measure
+from .train_urban import PER_CLASS, prepare, save_model, train_urban
 from .urban_data import CLASSES, CLIP, SR, TEST_FOLD, WINDOW_S, urban_class, urban_files
 
 NAME = "urban"
@@ -66,28 +66,13 @@ def fold_files(urban_root: Path, fold: int) -> tuple[list[Path], list[str]]:
     return files, [urban_class(p) for p in files]
 
 
-def measure(model: Model, files: list[Path], truth: list[str]) -> dict[str, Any]:
-    """:func:`~gabortag.tasks.scenes.evaluate.scene_report` of the model's 4 s windows."""
-    probs = classify_files(model, files, WINDOW_S, WINDOW_S)
-    return scene_report(truth, probs, list(model.info.labels))
-
-
 def train_shipped(data: dict[str, np.ndarray], out: Path, epochs: int) -> SceneNet:
     """The bundled network (resumable; see :func:`~.train_urban.train_urban`)."""
     done = out / "model.pt"
     if done.exists():
         return from_checkpoint(torch.load(done, weights_only=False))
     net, history = train_urban(data, TEST_FOLD, out, epochs, recipe="shipped")
-    torch.save(
-        {
-            "model": net.state_dict(),
-            "config": net.config.to_dict(),
-            "labels": list(CLASSES),
-            "epochs": epochs,
-            "history": history,
-        },
-        done,
-    )
+    save_model(net, history, done)
     return net.eval()
 
 

@@ -119,6 +119,20 @@ def train_urban(
     return net, history
 
 
+def save_model(net: SceneNet, history: list[dict[str, float]], path: Path) -> None:
+    """A trained network's checkpoint: weights, config, labels, epochs run and their records."""
+    torch.save(
+        {
+            "model": net.state_dict(),
+            "config": net.config.to_dict(),
+            "labels": list(CLASSES),
+            "epochs": len(history),
+            "history": history,
+        },
+        path,
+    )
+
+
 def fold_result(
     data: dict[str, np.ndarray],
     test_fold: int,
@@ -155,15 +169,6 @@ def fold_result(
         "epochs": epochs,
         "seconds": round(sum(h["seconds"] for h in history), 1),
     }
-    torch.save(
-        {
-            "model": net.state_dict(),
-            "config": net.config.to_dict(),
-            "labels": list(CLASSES),
-            "epochs": epochs,
-            "history": history,
-        },
-        out / "model.pt",
-    )
+    save_model(net, history, out / "model.pt")
     result_path.write_text(json.dumps(result, indent=2) + "\n")
     return result
