@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Optional, cast
 
 import typer
 
@@ -214,6 +214,34 @@ def train_birdcalls(
         ),
     ] = None,
     annot_format: AnnotFormat = None,
+    labels: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--labels",
+            metavar="LABEL[,LABEL...]",
+            help="The label set: the note types to learn (repeatable or comma-separated); "
+            "notes with other labels (calls, noise, unsure marks) are left out of training "
+            "and of the scores \\[every annotated label].",
+            show_default=False,
+        ),
+    ] = None,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.", min=0.0)] = 3e-3,
+    min_steps: Annotated[
+        int,
+        typer.Option(
+            help="Fewest optimisation steps of the run: epochs are lengthened for a few "
+            "minutes of song.",
+            min=0,
+        ),
+    ] = 300,
+    patience: Annotated[
+        int,
+        typer.Option(
+            help="Stop after this many epochs without a lower validation frame error "
+            "(0: run every epoch).",
+            min=0,
+        ),
+    ] = 10,
 ) -> None:
     """Train a bird call / note type tagger; writes OUT/model.onnx and OUT/model.card.json.
 
@@ -230,7 +258,11 @@ def train_birdcalls(
     if val_fraction is not None and not 0.0 < val_fraction < 1.0:
         typer.echo(f"error: --val-fraction must be between 0 and 1, got {val_fraction}", err=True)
         raise typer.Exit(2)
-    names = [n.strip() for v in val_files or [] for n in v.split(",") if n.strip()]
+    names = _comma_list(val_files)
+    label_set = _comma_list(labels)
+    if labels is not None and not label_set:
+        typer.echo("error: --labels: no label given (e.g. --labels a,b,c)", err=True)
+        raise typer.Exit(2)
     size = _kernel_size(kernel_size)
     run = _run_options(init, from_scratch, epochs, seed, threads, device)
     from ..training.frames import BIRD_CONFIG, train
@@ -249,6 +281,10 @@ def train_birdcalls(
             val_files=names or None,
             val_fraction=val_fraction,
             annot_format=annot_format,
+            lr=lr,
+            labels=label_set or None,
+            min_steps=min_steps,
+            patience=patience or None,
             **run,
         )
     with _training_errors():
@@ -262,7 +298,20 @@ def train_birdcalls(
             log=run["log"],
             annot_format=annot_format,
         )
+    from ..training.frames import MIN_TRAINING_NOTES, final_report
+
+    for line in final_report(
+        card["metrics"].get("validation"),
+        cast("dict[str, int]", result["train_notes"]),
+        MIN_TRAINING_NOTES,
+    ):
+        run["log"](line)
     _print_result(out, card, best_val_frame_error=result["best_val_frame_error"])
+
+
+def _comma_list(values: list[str] | None) -> list[str]:
+    """The items of a repeatable, comma-separated option, stripped, empty ones dropped."""
+    return [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
 
 
 def _bird_decoding(init: str | None, from_scratch: bool) -> Any:

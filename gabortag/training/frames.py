@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,6 +49,9 @@ BIRD_CONFIG = VadConfig(
     tcn_kernel=5,
 )
 FRAME_S = 0.01
+#: Frame class of a note whose label is outside the label set: left out of the loss and of the
+#: validation frame error (neither background nor a type).
+IGNORE = -100
 
 
 @dataclass
@@ -107,7 +111,7 @@ def load_recordings(
     index = {c: i + 1 for i, c in enumerate(classes)}
     for file, on, off, label in table:
         if file in by_file:
-            by_file[file].append((on, off, index[label]))
+            by_file[file].append((on, off, index.get(label, IGNORE)))
     out = []
     for f in files:
         audio = load_audio(audio_dir / f, net.config.sample_rate)[0]
@@ -185,6 +189,103 @@ MIN_TUNING_NOTES = 100
 #: A call type with fewer training notes than this gets a warning at the start of training.
 MIN_TRAINING_NOTES = 20
 
+#: The bird recipe's fewest optimisation steps per run (epochs are lengthened for small data).
+BIRD_MIN_STEPS = 300
+#: Epochs without a validation improvement after which a bird run stops.
+BIRD_PATIENCE = 10
+#: Fraction of the training crops centred on a note of a uniformly drawn type.
+BIRD_BALANCE = 0.5
+#: Signal-to-noise range (dB) of the white noise added to half of the crops.
+BIRD_SNR_DB = (10.0, 40.0)
+#: Loss weight of the frames on either side of a label change (annotated boundaries are
+#: uncertain by a frame or two).
+BOUNDARY_WEIGHT = 0.3
+
+
+def boundary_weighted_loss(
+    logits: torch.Tensor, y: torch.Tensor, smoothing: float = 0.05, edge: float = BOUNDARY_WEIGHT
+) -> torch.Tensor:
+    """Cross-entropy of ``logits`` ``(B, T, C)`` against class indices ``y`` ``(B, T)``, label
+    smoothed, with the two frames around every label change weighted ``edge`` instead of 1 and
+    :data:`IGNORE` frames weighted 0."""
+    ce = nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]),
+        y.reshape(-1),
+        label_smoothing=smoothing,
+        reduction="none",
+        ignore_index=IGNORE,
+    ).reshape(y.shape)
+    change = y[:, 1:] != y[:, :-1]
+    near = torch.zeros_like(y, dtype=torch.bool)
+    near[:, 1:] |= change
+    near[:, :-1] |= change
+    weight = torch.where(near, edge, 1.0).to(ce.dtype) * (y != IGNORE).to(ce.dtype)
+    return (ce * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def label_set(
+    table: Sequence[tuple[str, float, float, str]], labels: Sequence[str] | None
+) -> tuple[list[str], dict[str, int]]:
+    """The classes to learn (sorted by length, then text) and the notes per label left out.
+
+    Raises:
+        ValueError: ``labels`` is empty or names a label no note has.
+    """
+    present = {row[3] for row in table}
+    if labels is None:
+        return sorted(present, key=lambda s: (len(s), s)), {}
+    wanted = list(dict.fromkeys(labels))
+    if not wanted:
+        raise ValueError("labels: the label set is empty")
+    unknown = [lab for lab in wanted if lab not in present]
+    if unknown:
+        raise ValueError(
+            f"labels: {', '.join(map(repr, unknown))} not among the annotated labels "
+            f"({', '.join(sorted(present, key=lambda s: (len(s), s)))})"
+        )
+    left_out: dict[str, int] = {}
+    for row in table:
+        if row[3] not in wanted:
+            left_out[row[3]] = left_out.get(row[3], 0) + 1
+    return sorted(wanted, key=lambda s: (len(s), s)), dict(sorted(left_out.items()))
+
+
+#: A validation note error rate above this gets a warning at the end of training.
+POOR_NOTE_ERROR_RATE = 0.04
+
+
+def final_report(
+    validation: Mapping[str, Any] | None, train_notes: Mapping[str, int], minimum: int
+) -> list[str]:
+    """Lines for the end of training: the validation note error rate (how many notes it rests
+    on), a warning when it is above :data:`POOR_NOTE_ERROR_RATE` or rests on fewer than
+    :data:`MIN_TUNING_NOTES` notes, and again the types with fewer than ``minimum`` training
+    notes."""
+    lines = []
+    if validation:
+        ner = float(validation["note_error_rate"])
+        n = int(validation["true_notes"])
+        lines.append(f"validation note error rate {100 * ner:.2f} % ({n} notes)")
+        if ner > POOR_NOTE_ERROR_RATE:
+            lines.append(
+                f"warning: the validation note error rate is above "
+                f"{100 * POOR_NOTE_ERROR_RATE:.0f} %: annotate more songs (a few minutes of "
+                "song per bird), check the labels of the types it confuses "
+                "(gabortag eval birdcalls), or leave calls and unsure marks out (--labels)"
+            )
+        if n < MIN_TUNING_NOTES:
+            lines.append(
+                f"warning: only {n} validation notes: the validation numbers are rough "
+                "(--val-files or --val-fraction give validation more songs)"
+            )
+    rare = [c for c, k in train_notes.items() if k < minimum]
+    if rare:
+        lines.append(
+            f"warning: too few training notes (under {minimum}) to learn "
+            + ", ".join(f"{c!r} ({train_notes[c]})" for c in rare)
+        )
+    return lines
+
 
 def note_counts(
     table: Sequence[tuple[str, float, float, str]], classes: Sequence[str], files: Sequence[str]
@@ -193,7 +294,7 @@ def note_counts(
     chosen = set(files)
     counts = dict.fromkeys(classes, 0)
     for file, _, _, label in table:
-        if file in chosen:
+        if file in chosen and label in counts:
             counts[label] += 1
     return counts
 
@@ -211,8 +312,8 @@ def describe_counts(
         if n < minimum:
             lines.append(
                 f"warning: type {c!r} has {n} training note{'s' * (n != 1)} (fewer than "
-                f"{minimum}): the model will hardly learn it; annotate more, or merge or drop "
-                "the type"
+                f"{minimum}): the model will hardly learn it; annotate more, merge it into "
+                "another type, or leave it out of the label set (--labels)"
             )
     return lines
 
@@ -233,10 +334,27 @@ def frame_error(net: VadNet, recs: list[Recording]) -> float:
     wrong = total = 0
     for r in recs:
         pred = scores(net, r.audio).argmax(-1)
-        wrong += int((pred != r.labels).sum())
-        total += len(r.labels)
+        scored = r.labels != IGNORE
+        wrong += int((pred != r.labels)[scored].sum())
+        total += int(scored.sum())
     net.train()
     return wrong / max(total, 1)
+
+
+def note_index(recs: Sequence[Recording]) -> list[list[tuple[int, int]]]:
+    """Where the notes are, per class: ``out[c - 1]`` lists ``(recording index, centre frame)``
+    of every run of class ``c`` frames (class 0, background, is not indexed)."""
+    n_classes = max((int(r.labels.max()) for r in recs if len(r.labels)), default=0)
+    out: list[list[tuple[int, int]]] = [[] for _ in range(n_classes)]
+    for i, r in enumerate(recs):
+        y = r.labels
+        if not len(y):
+            continue
+        edges = np.flatnonzero(np.diff(y)) + 1
+        for lo, hi in itertools.pairwise([0, *edges.tolist(), len(y)]):
+            if y[lo] > 0:
+                out[int(y[lo]) - 1].append((i, (lo + hi) // 2))
+    return out
 
 
 def batch(
@@ -246,14 +364,31 @@ def batch(
     size: int,
     n_out: int,
     fill: float = 0,
+    *,
+    notes: Sequence[Sequence[tuple[int, int]]] | None = None,
+    balance: float = 0.0,
+    snr_db: tuple[float, float] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Random crops (gain and noise augmented) of ``n_out`` output frames and their labels;
-    frames past either end of a recording are labelled ``fill``."""
+    frames past either end of a recording are labelled ``fill``.
+
+    With ``notes`` (:func:`note_index`) and ``balance`` > 0, that fraction of the crops is
+    centred (± 3/8 of a crop) on a note of a class drawn uniformly among the classes that have
+    notes, so that rare types are seen as often as common ones. With ``snr_db`` (lo, hi), half
+    of the crops get white noise at a signal-to-noise ratio drawn in that range (dB, against the
+    crop's own power) instead of the faint absolute noise floor."""
     n = net.receptive_field + (n_out - 1) * net.hop
+    present = [c for c in (notes or []) if c]
     xs, ys = [], []
     for _ in range(size):
-        r = recs[int(rng.integers(len(recs)))]
-        start_frame = int(rng.integers(-n_out // 4, max(1, len(r.labels) - n_out // 2)))
+        if present and rng.random() < balance:
+            kind = present[int(rng.integers(len(present)))]
+            rec_i, centre = kind[int(rng.integers(len(kind)))]
+            r = recs[rec_i]
+            start_frame = centre - int(rng.integers(n_out // 8, n_out - n_out // 8))
+        else:
+            r = recs[int(rng.integers(len(recs)))]
+            start_frame = int(rng.integers(-n_out // 4, max(1, len(r.labels) - n_out // 2)))
         x = np.zeros(n, np.float32)
         y = np.full(n_out, fill, r.labels.dtype)
         s0 = start_frame * net.hop - net.left_pad
@@ -264,13 +399,26 @@ def batch(
         if f_hi > f_lo:
             y[f_lo - start_frame : f_hi - start_frame] = r.labels[f_lo:f_hi]
         x *= float(10 ** (rng.uniform(-20, 10) / 20))
-        if rng.random() < 0.3:
-            x += rng.standard_normal(n).astype(np.float32) * float(
-                10 ** (rng.uniform(-80, -50) / 20)
-            )
+        add_noise(x, rng, snr_db)
         xs.append(x)
         ys.append(y)
     return torch.from_numpy(np.stack(xs)), torch.from_numpy(np.stack(ys))
+
+
+def add_noise(x: np.ndarray, rng: np.random.Generator, snr_db: tuple[float, float] | None) -> None:
+    """Add white noise to the crop ``x`` in place: with ``snr_db`` (lo, hi), to half of the
+    crops, at a signal-to-noise ratio drawn in that range (dB, against the crop's own power);
+    otherwise (or without ``snr_db``), to 30 % of the crops at a faint absolute level
+    (-80 to -50 dBFS)."""
+    if snr_db is not None and rng.random() < 0.5:
+        power = float(np.mean(x.astype(np.float64) ** 2))
+        if power > 0:
+            sigma = math.sqrt(power / 10 ** (rng.uniform(*snr_db) / 10))
+            x += rng.standard_normal(len(x)).astype(np.float32) * np.float32(sigma)
+    elif rng.random() < 0.3:
+        x += rng.standard_normal(len(x)).astype(np.float32) * float(
+            10 ** (rng.uniform(-80, -50) / 20)
+        )
 
 
 def normalise_inputs(net: VadNet, recs: list[Recording]) -> None:
@@ -307,32 +455,47 @@ def fit(
     fill: float = 0,
     device: str = "cpu",
     on_epoch: Callable[[dict[str, float]], None] | None = None,
+    min_steps: int = 0,
+    patience: int | None = None,
+    make_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> float:
     """The epoch loop shared by the recipes: AdamW + one-cycle schedule, an epoch covering the
     training frames about once, a JSON line per epoch (``out/log.jsonl``) with the mean loss and
     the ``validate()`` metrics, ``out/best.pt`` by ``validate()[key]`` and a resumable
     ``out/last.pt``, on torch ``device``; checkpoints hold CPU tensors. Returns the best ``key``
-    value."""
+    value.
+
+    ``min_steps``: epochs are lengthened so that the run takes at least this many optimisation
+    steps in all (a few minutes of audio would otherwise get a few dozen steps).
+    ``patience``: stop when that many epochs in a row did not improve on the best one (the best
+    checkpoint is kept either way). ``make_batch``: the batch maker (default :func:`batch` over
+    ``train_recs``)."""
     net.to(device)
     total_frames = sum(len(r.labels) for r in train_recs)
-    steps_per_epoch = max(1, math.ceil(total_frames / (batch_size * n_out)))
+    steps_per_epoch = max(
+        1, math.ceil(total_frames / (batch_size * n_out)), math.ceil(min_steps / max(epochs, 1))
+    )
     total_steps = epochs * steps_per_epoch
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=lr, total_steps=total_steps, pct_start=0.1
     )
     sign = 1.0 if higher_is_better else -1.0
-    best, epoch = -sign * math.inf, 0
+    best, epoch, best_epoch = -sign * math.inf, 0, 0
     last = out / "last.pt"
     if last.exists():
         ck = load_resumable(last, net, opt, sched, rng, device)
         epoch, best = ck["epoch"], ck["best"]
+        best_epoch = ck.get("best_epoch", epoch)
         say(f"resumed after epoch {epoch}")
     net.train()
-    while epoch < epochs:
+    while epoch < epochs and (patience is None or epoch - best_epoch < patience):
         t_epoch, running = time.time(), 0.0
         for _ in range(steps_per_epoch):
-            x, y = batch(net, train_recs, rng, batch_size, n_out, fill)
+            if make_batch is not None:
+                x, y = make_batch()
+            else:
+                x, y = batch(net, train_recs, rng, batch_size, n_out, fill)
             x, y = x.to(device), y.to(device)
             running += optimiser_step(net, opt, sched, loss(net(x), y))
         epoch += 1
@@ -352,10 +515,17 @@ def fit(
         weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}
         state = {"model": weights, **meta, "epoch": epoch}
         if sign * metrics[key] > sign * best or not (out / "best.pt").exists():
-            best = metrics[key]
+            best, best_epoch = metrics[key], epoch
             torch.save({**state, **metrics}, out / "best.pt")
-        save_resumable(last, net, opt, sched, rng, **meta, epoch=epoch, best=best)
+        save_resumable(
+            last, net, opt, sched, rng, **meta, epoch=epoch, best=best, best_epoch=best_epoch
+        )
     net.to("cpu")
+    if epoch < epochs:
+        say(
+            f"stopped after epoch {epoch}: no validation improvement in {patience} epochs "
+            f"(best: epoch {best_epoch})"
+        )
     _record_epochs_run(out / "best.pt", epoch)
     return best
 
@@ -394,9 +564,23 @@ def train(
     val_fraction: float | None = None,
     min_notes: int = MIN_TRAINING_NOTES,
     annot_format: str | None = None,
+    min_steps: int = BIRD_MIN_STEPS,
+    patience: int | None = BIRD_PATIENCE,
+    labels: Sequence[str] | None = None,
 ) -> dict[str, object]:
     """Train from scratch (or from ``init``, a checkpoint of the same architecture and classes
     prefix) and write ``out/best.pt``, ``out/last.pt`` and ``out/log.jsonl``.
+
+    The recipe, for any bird: recordings resampled to the model's rate; crops gain and noise
+    augmented (:data:`BIRD_SNR_DB`), half of them centred on a note of a uniformly drawn type
+    (:data:`BIRD_BALANCE`, so rare types are learnt); the frames at note boundaries weighted
+    down in the loss (:func:`boundary_weighted_loss`); at least ``min_steps`` optimisation
+    steps whatever the amount of data, up to ``epochs`` epochs, stopping after ``patience``
+    epochs without a lower validation frame error; the best epoch is kept.
+
+    ``labels``: the label set (the types to learn, as vak's ``labelset``); notes with other
+    labels (calls, noise, "unsure" marks) are left out of the loss and of the scores, as
+    neither background nor a type. ``None``: every label of the annotations.
 
     Validation files: ``val_files`` or ``val_fraction`` (see :func:`split_files`; default
     every 8th). Before training, ``log`` gets the notes per type and a warning for each type
@@ -409,7 +593,12 @@ def train(
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     table = read_table(annotations, audio_dir, annot_format)
-    classes = sorted({row[3] for row in table}, key=lambda s: (len(s), s))
+    classes, left_out = label_set(table, labels)
+    if left_out:
+        say(
+            "left out (not in the label set, neither background nor a type): "
+            + ", ".join(f"{lab!r} {n} note{'s' * (n != 1)}" for lab, n in left_out.items())
+        )
     files = sorted({row[0] for row in table})
     train_files, val_split, test_files = split_files(
         files, test_rule, val_files=val_files, val_fraction=val_fraction
@@ -444,31 +633,53 @@ def train(
     normalise_inputs(net, train_recs)
     meta = {
         "classes": classes,
+        "ignored_labels": sorted(left_out),
         "config": cfg.to_dict(),
         "train_files": train_files,
         "validation_files": val_split,
         "test_files": test_files,
     }
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
+    n_out = int(seconds / FRAME_S)
+    notes = note_index(train_recs)
+
+    def make_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        return batch(
+            net,
+            train_recs,
+            rng,
+            batch_size,
+            n_out,
+            notes=notes,
+            balance=BIRD_BALANCE,
+            snr_db=BIRD_SNR_DB,
+        )
+
     best = fit(
         net,
         train_recs,
         out,
         meta,
-        loss=lambda logits, y: loss_fn(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)),
+        loss=boundary_weighted_loss,
         validate=lambda: {"val_frame_error": frame_error(net, val_recs)},
         key="val_frame_error",
         higher_is_better=False,
         epochs=epochs,
         batch_size=batch_size,
-        n_out=int(seconds / FRAME_S),
+        n_out=n_out,
         lr=lr,
         rng=rng,
         say=say,
         device=device,
         on_epoch=on_epoch,
+        min_steps=min_steps,
+        patience=patience,
+        make_batch=make_batch,
     )
-    return {"best_val_frame_error": best, **meta}
+    return {
+        "best_val_frame_error": best,
+        "train_notes": note_counts(table, classes, train_files),
+        **meta,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -203,6 +203,7 @@ def release(
             **epochs_of(ck),
             "validation_frame_error_during_training": ck.get("val_frame_error"),
             "train_files": len(ck["train_files"]),
+            "labels_left_out": ck.get("ignored_labels", []),
             "validation_files": val_files,
             "test_files": test_files,
             "annotations": str(annotations),
