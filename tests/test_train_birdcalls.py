@@ -412,3 +412,36 @@ def test_final_report_warns_on_a_poor_or_thin_validation() -> None:
     assert poor[1].startswith("warning: the validation note error rate is above 4 %")
     assert poor[2].startswith("warning: only 40 validation notes")
     assert poor[3] == "warning: too few training notes (under 20) to learn 'b' (3)"
+
+
+def test_recordings_at_another_rate_are_resampled_with_their_labels_in_place(
+    tmp_path: Path,
+) -> None:
+    """A bird recorded at 44.1 kHz trains at the model's 32 kHz: same duration, and each
+    note's frames are where the note's loudness is."""
+    from gabortag.training.frames import BIRD_CONFIG, load_recordings
+    from gabortag.training.nets.framenet import VadNet
+
+    rate = 44100
+    rng = np.random.default_rng(1)
+    audio = rng.standard_normal(3 * rate).astype(np.float32) * 0.001
+    notes = [(0.5, 0.62, 1), (1.3, 1.45, 2), (2.2, 2.3, 1)]
+    for on, off, _ in notes:
+        t = np.arange(int((off - on) * rate)) / rate
+        audio[int(on * rate) : int(on * rate) + len(t)] += 0.3 * np.sin(2 * np.pi * 4000 * t)
+    sf.write(tmp_path / "r.wav", audio, rate)
+    net = VadNet(BIRD_CONFIG)
+    table = [("r.wav", on, off, "ab"[c - 1]) for on, off, c in notes]
+    (rec,) = load_recordings(tmp_path, table, ["a", "b"], ["r.wav"], net)
+    model_rate = BIRD_CONFIG.sample_rate
+    assert model_rate != rate
+    assert abs(len(rec.audio) - 3 * model_rate) <= 1
+    hop_s = net.hop / model_rate
+    for on, off, cls in notes:
+        frames = np.flatnonzero(rec.labels == cls)
+        inside = frames[(frames * hop_s >= on - hop_s) & (frames * hop_s <= off)]
+        assert len(inside) >= int((off - on) / hop_s) - 1
+        k = int((on + off) / 2 / hop_s)
+        loud = np.abs(rec.audio[k * net.hop : (k + 1) * net.hop]).mean()
+        quiet = np.abs(rec.audio[int(0.1 * model_rate) : int(0.2 * model_rate)]).mean()
+        assert loud > 20 * quiet
