@@ -35,6 +35,20 @@ class OutputError(GabortagError):
     """An output could not be written (exists, unwritable folder, disk error)."""
 
 
+class OptionError(GabortagError, ValueError):
+    """An option of a task is out of range or names something the model lacks.
+
+    ``field`` is the option's name in the library (``thresholds``, ``labels``, ``window_s``),
+    never a command-line flag: the CLI maps fields to its flags. ``str(err)`` is one line,
+    ``"<field>: <reason>"``.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
 class AnnotationError(GabortagError):
     """An annotation file could not be read (missing columns, bad times, unknown audio files).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,7 +11,29 @@ from .errors import ModelError
 if TYPE_CHECKING:
     import onnxruntime
 
-DEVICES = ("cpu", "cuda", "auto")
+
+class Device(StrEnum):
+    """Where a model runs (inference: onnxruntime's providers; training: torch's device)."""
+
+    CPU = "cpu"
+    CUDA = "cuda"
+    AUTO = "auto"  # CUDA when it is available, else the CPU
+
+
+#: The names of :class:`Device`, in the order they are listed.
+DEVICES = tuple(d.value for d in Device)
+
+
+def check_device(device: str | Device) -> Device:
+    """``device`` as a :class:`Device`.
+
+    Raises:
+        ValueError: not one of :data:`DEVICES`; the message lists them.
+    """
+    try:
+        return Device(device)
+    except ValueError:
+        raise ValueError(f"unknown device {device!r}; choose cpu, cuda or auto") from None
 
 
 #: The command that leaves exactly one onnxruntime, the CUDA one, in place.
@@ -73,8 +96,7 @@ def providers_for(device: str) -> list[str]:
         ValueError: an unknown device.
         ModelError: ``cuda`` without a CUDA provider; the message says how to get one.
     """
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {device!r}")
+    device = check_device(device).value
     available = _ort().get_available_providers()
     if device == "cpu":
         return ["CPUExecutionProvider"]

@@ -7,10 +7,11 @@ import pytest
 pytest.importorskip("torch")
 
 from gabortag.errors import ModelError
+from gabortag.tasks import TASKS
 from gabortag.training.checkpoints import checkpoint_task
 
 
-@pytest.mark.parametrize("task", ["vad", "birdcalls", "scenes"])
+@pytest.mark.parametrize("task", list(TASKS))
 def test_a_stored_task_wins_over_the_keys(task: str) -> None:
     assert checkpoint_task({"model": {}, "config": {"n_classes": 3}, "task": task}) == task
 

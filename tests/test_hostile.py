@@ -35,10 +35,11 @@ from gabortag.cli import app
 from gabortag.errors import AudioError, GabortagError
 from gabortag.io.audio import load_audio
 from gabortag.io.formats import rttm_uri
+from gabortag.tasks import TASKS as REGISTRY
 
 from _cli_helpers import needs_script, run  # isort: skip
+from _paths import SPEECH  # isort: skip
 
-SPEECH = Path(__file__).parent / "data" / "speech_noise.flac"
 GOOD = "good.flac"
 RATE = 16_000
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -196,8 +197,8 @@ def case_path(corpus: tuple[Path, dict[str, str | None]], case: Case) -> Path:
 def good(corpus: tuple[Path, dict[str, str | None]]) -> dict[str, dict[str, Any]]:
     """The library's results for the good file, per task, in their JSON form."""
     path = corpus[0] / GOOD
-    results = {"vad": gabortag.detect_speech(path), "birdcalls": gabortag.detect_calls(path)}
-    assert results["vad"].segments and results["birdcalls"].events
+    results = {task: LIBRARY[task](path) for task in TASKS}
+    assert all(getattr(results[task], SPANS[task]) for task in TASKS)
     return {task: result.to_dict() for task, result in results.items()}
 
 
@@ -208,7 +209,14 @@ def check_sane(task: str, item: dict[str, Any], case: Case) -> None:
     if case.duration is not None:
         assert duration == case.duration
     assert 0.0 <= duration < 10.0
-    spans = item["segments"] if task == "vad" else item["events"]
+    spans = item[SPANS[task]]
+    if task == "scenes":  # windows overlap when the hop is shorter than the window
+        starts = [w["start"] for w in spans]
+        assert starts == sorted(starts)
+        for w in spans:
+            assert 0.0 <= w["start"] <= w["end"] <= duration + 1e-3  # times are rounded
+            assert all(0.0 <= lab["score"] <= 1.0 for lab in w["labels"])
+        return
     ends = [0.0] + [t for s in spans for t in (s["start"], s["end"])] + [duration]
     assert all(math.isfinite(t) for t in ends)
     for a, b in zip(ends[1:-2:2], ends[2:-1:2], strict=True):
@@ -224,7 +232,19 @@ def check_sane(task: str, item: dict[str, Any], case: Case) -> None:
             assert 0.0 <= e["low_freq"] <= e["high_freq"] <= 16_000.0
 
 
-TASKS = ("vad", "birdcalls")
+#: Each task's spans in its JSON result and its library call; every registry task is here
+#: (test_every_task_is_covered).
+SPANS = {"vad": "segments", "birdcalls": "events", "scenes": "windows"}
+LIBRARY: dict[str, Callable[..., Any]] = {
+    "vad": gabortag.detect_speech,
+    "birdcalls": gabortag.detect_calls,
+    "scenes": gabortag.tag_scenes,
+}
+TASKS = tuple(REGISTRY)
+
+
+def test_every_task_is_covered() -> None:
+    assert set(SPANS) == set(LIBRARY) == set(REGISTRY)
 
 
 @pytest.fixture(scope="session")
@@ -267,10 +287,7 @@ def test_cli_with_a_good_file(
     assert done.returncode == (0 if case.reason is None else 1), done.stderr
     doc = json.loads(done.stdout)
     files = {f["path"]: f for f in doc["files"]}
-    assert (
-        files[GOOD]["segments" if task == "vad" else "events"]
-        == good[task]["segments" if task == "vad" else "events"]
-    )
+    assert files[GOOD][SPANS[task]] == good[task][SPANS[task]]
     lines = done.stderr.splitlines()
     assert re.fullmatch(rf"gabortag {task}: 2 inputs: .* failed in .*", lines[-1])
     if case.reason is None:
@@ -278,8 +295,7 @@ def test_cli_with_a_good_file(
         assert list(files) == [GOOD, case.name]
         check_sane(task, files[case.name], case)
         if case.same_as_good:
-            key = "segments" if task == "vad" else "events"
-            assert files[case.name][key] == good[task][key]
+            assert files[case.name][SPANS[task]] == good[task][SPANS[task]]
     else:
         assert list(files) == [GOOD]
         (error,) = doc["errors"]
@@ -308,7 +324,7 @@ def test_library_raises_audio_errors(
     corpus: tuple[Path, dict[str, str | None]], case: Case
 ) -> None:
     path = case_path(corpus, case)
-    for call in (gabortag.detect_speech, gabortag.detect_calls, lambda p: load_audio(p, RATE)):
+    for call in (*LIBRARY.values(), lambda p: load_audio(p, RATE)):
         with pytest.raises(GabortagError) as raised:
             call(path)
         err = raised.value
@@ -329,10 +345,10 @@ def test_library_results_are_sane(corpus: tuple[Path, dict[str, str | None]], ca
     for byte_path in (False, True):
         source: Any = os.fsencode(path) if byte_path else path
         vad = gabortag.detect_speech(source, return_scores=True)
-        calls = gabortag.detect_calls(source)
-        assert vad.path == calls.path == str(path)
-        check_sane("vad", vad.to_dict(), case)
-        check_sane("birdcalls", calls.to_dict(), case)
+        for task in TASKS:
+            result = vad if task == "vad" else LIBRARY[task](source)
+            assert result.path == str(path)
+            check_sane(task, result.to_dict(), case)
         assert vad.scores is not None
         assert np.isfinite(vad.scores.values).all()
 

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..tasks import get_task, task_names
 from .run import Failure, Process, attempt
 
 if TYPE_CHECKING:
@@ -60,8 +61,7 @@ class TaskSpec:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        if self.task not in _BUILDERS:
-            raise ValueError(f"unknown task {self.task!r}; choose one of {', '.join(TASKS)}")
+        get_task(self.task)  # ValueError naming the tasks
         if not self.model:
             object.__setattr__(self, "model", self.task)
         object.__setattr__(self, "options", dict(self.options))
@@ -87,93 +87,23 @@ class Processor:
     process: Process
 
 
-def _vad(spec: TaskSpec) -> Processor:
-    from ..tasks.vad.api import default_options, detect_speech, resolve_model
-
-    m = resolve_model(spec.model, device=spec.device, threads=spec.threads)
-    names = ("onset", "offset", "min_speech", "min_silence", "pad")
-    opts = default_options(m).with_overrides(**{k: spec.option(k) for k in names})
-    scores = bool(spec.option("scores"))
-
-    def process(item: InputItem) -> Result:
-        return detect_speech(item.source, model=m, options=opts, return_scores=scores)
-
-    return Processor(m, process)
-
-
-def _birdcalls(spec: TaskSpec) -> Processor:
-    from ..tasks.birdcalls.api import default_options, detect_calls, resolve_model
-
-    m = resolve_model(spec.model, device=spec.device, threads=spec.threads)
-    opts = default_options(m).with_overrides(
-        min_confidence=spec.option("min_confidence"),
-        min_duration=spec.option("min_duration"),
-        min_gap=spec.option("min_gap"),
-        thresholds=spec.option("thresholds"),
-    )
-    try:
-        opts.check_labels(m.info.labels)
-    except ValueError as err:
-        raise ValueError(f"--threshold: {err}") from None
-
-    scores = bool(spec.option("scores"))
-    segments = bool(spec.option("segments_only"))
-
-    def process(item: InputItem) -> Result:
-        return detect_calls(
-            item.source, model=m, options=opts, return_scores=scores, segments_only=segments
-        )
-
-    return Processor(m, process)
-
-
-def _scenes(spec: TaskSpec) -> Processor:
-    from ..tasks.scenes.api import default_options, resolve_model, tag_scenes, windowing
-
-    m = resolve_model(spec.model, device=spec.device, threads=spec.threads)
-    labels = spec.option("labels")
-    opts = default_options(m).with_overrides(
-        window_s=spec.option("window_s"),
-        hop_s=spec.option("hop_s"),
-        top_k=spec.option("top_k"),
-        min_score=spec.option("min_score"),
-        labels=None if labels is None else tuple(labels),
-    )
-    try:
-        opts.check_labels(m.info.labels)
-    except ValueError as err:
-        raise ValueError(f"--labels: {err}") from None
-    try:
-        windowing(m, opts)
-    except ValueError as err:
-        raise ValueError(f"--window/--hop: {err}") from None
-
-    def process(item: InputItem) -> Result:
-        return tag_scenes(item.source, model=m, options=opts)
-
-    return Processor(m, process)
-
-
-#: How each task builds its processor from a spec. A new task adds its builder here, so that
-#: every process that imports gabortag (worker processes, dask workers) knows it.
-_BUILDERS: dict[str, Callable[[TaskSpec], Processor]] = {
-    "vad": _vad,
-    "birdcalls": _birdcalls,
-    "scenes": _scenes,
-}
-
-#: The tasks a :class:`TaskSpec` can name.
-TASKS = tuple(_BUILDERS)
+#: The tasks a :class:`TaskSpec` can name, in registry order (see :mod:`gabortag.tasks`).
+TASKS = task_names()
 
 
 def build_processor(spec: TaskSpec) -> Processor:
     """Load the model of ``spec`` and check its options (not cached: see :func:`processor`).
 
+    The task's builder comes from the registry (:attr:`gabortag.tasks.base.Task.builder`), so
+    that every process that imports gabortag (worker processes, dask workers) knows each task.
+
     Raises:
         ModelError: the model cannot be loaded or belongs to another task.
-        ValueError: an option is out of range or names something the model lacks.
+        OptionError: an option is out of range or names something the model lacks (a
+            ``ValueError``; its ``field`` names the option).
     """
-    return _BUILDERS[spec.task](spec)
+    build: Callable[[TaskSpec], Processor] = get_task(spec.task).load("builder")
+    return build(spec)
 
 
 _CACHE: OrderedDict[str, Processor] = OrderedDict()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sys
 import time
 from collections import Counter
@@ -21,7 +20,12 @@ import typer
 
 from .. import __version__
 from ..io.formats import formats
-from ..runtime import DEVICES
+from .common import DeviceOption as Device
+from .common import check_device, flag_message
+from .common import error as _error
+from .common import escape as _escape
+from .common import one_line as _one_line
+from .common import stderr as _stderr
 from .eval import eval_command
 from .export import export_command
 from .filters import filters
@@ -80,7 +84,6 @@ SkipExisting = Annotated[
     bool, typer.Option("--skip-existing", help="With -o DIR: skip inputs already done.")
 ]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")]
-Device = Annotated[str, typer.Option(help="cpu, cuda or auto.")]
 Threads = Annotated[
     Optional[int],  # noqa: UP045
     typer.Option(
@@ -131,36 +134,6 @@ def _format_option(task: str) -> Any:
 VadFormat = Annotated[str, _format_option("vad")]
 BirdcallFormat = Annotated[str, _format_option("birdcalls")]
 SceneFormat = Annotated[str, _format_option("scenes")]
-
-
-def _stderr() -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-# Characters that would break a message's line or drive the terminal: C0 and C1 controls,
-# and the Unicode line and paragraph separators.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _one_line(text: str) -> str:
-    """``text`` with its control characters written as Python escapes (a newline in a file
-    name becomes ``\\n``), so that a message stays on one line."""
-    return _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
-
-
-def _escape(text: str) -> str:
-    """User text (paths, reasons) inside rich markup: brackets are literal, and control
-    characters are escaped (:func:`_one_line`)."""
-    from rich.markup import escape
-
-    return escape(_one_line(text))
-
-
-def _usage_error(message: str) -> typer.Exit:
-    _stderr().print(f"[bold red]error:[/] {_escape(message)}", markup=True)
-    return typer.Exit(2)
 
 
 def _version(value: bool) -> None:
@@ -275,7 +248,7 @@ def birdcalls(
     try:
         thresholds = _parse_thresholds(threshold or [])
     except ValueError as err:
-        raise _usage_error(str(err)) from err
+        raise _error(str(err)) from err
     spec = _spec(
         "birdcalls",
         model,
@@ -296,8 +269,7 @@ def _spec(task: str, model: str, device: str, threads: int | None, **options: An
     ``False``, empty) are left out, so that they take the model's defaults."""
     from ..batch.spec import TaskSpec
 
-    if device not in DEVICES:
-        raise _usage_error(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    device = check_device(device)
     given = {k: v for k, v in options.items() if v is not None and v is not False and v != {}}
     return TaskSpec(task, model, given, device, threads)
 
@@ -356,7 +328,7 @@ def scenes(
         }
         SceneOptions().with_overrides(**overrides)  # checked before any model is loaded
     except ValueError as err:
-        raise _usage_error(_option_message(str(err))) from err
+        raise _error(_option_message(str(err))) from err
 
     spec = _spec("scenes", model, device, threads, **overrides)
     _run_task(spec, inputs, output, fmt, skip_existing, force, quiet, jobs, scheduler)
@@ -486,14 +458,14 @@ def _run_task(
     fmt = fmt.lower()
     choices = formats(task)
     if fmt not in choices:
-        raise _usage_error(f"unknown format {fmt!r}; choose one of {', '.join(choices)}")
+        raise _error(f"unknown format {fmt!r}; choose one of {', '.join(choices)}")
     if scheduler is not None and jobs is not None:
-        raise _usage_error(
+        raise _error(
             "--jobs is for worker processes on this machine; with --scheduler the cluster's "
             "workers set how many inputs run at once"
         )
     if inputs.count("-") > 1:
-        raise _usage_error("stdin (-) can be given only once")
+        raise _error("stdin (-) can be given only once")
     state = _Progress()
     console = _stderr()
     progress = _progress(console, quiet)
@@ -537,7 +509,7 @@ def _run_task(
             )
         except OutputError as err:  # the combined output could not be written
             if not ready:
-                raise _usage_error(str(err)) from err
+                raise _error(str(err)) from err
             progress.stop()
             console.print(f"[bold red]error:[/] {_escape(str(err))}", markup=True)
             if state.plan is not None and state.plan.mode == "stream":
@@ -546,7 +518,7 @@ def _run_task(
         except (GabortagError, ValueError) as err:
             if ready:
                 raise
-            raise _usage_error(str(err)) from err
+            raise _error(flag_message(err)) from err
         finally:
             progress.stop()
         elapsed = time.perf_counter() - started[0]
@@ -615,7 +587,7 @@ def models_list(ctx: typer.Context) -> None:
     try:
         entries = manifest()
     except GabortagError as err:
-        raise _usage_error(str(err)) from err
+        raise _error(str(err)) from err
     table = Table(
         "name", "task", "labels", "rate", "size", "parameters", "licence", "headline metrics"
     )
@@ -646,7 +618,7 @@ def models_info(
     try:
         entry = find_entry(name)
     except GabortagError as err:
-        raise _usage_error(str(err)) from err
+        raise _error(str(err)) from err
     card = read_card(entry)
     card.setdefault("sha256", entry.sha256)
     typer.echo(json.dumps(card, indent=2, ensure_ascii=False))

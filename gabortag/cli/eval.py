@@ -19,6 +19,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from ..tasks import TASKS, get_task
+from ..tasks.base import Task
+from .common import DeviceOption, check_device
+from .common import error as _usage_error
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -26,7 +31,29 @@ if TYPE_CHECKING:
     from ..tasks.scenes.evaluate import SceneFilesEvaluation
     from ..tasks.vad.evaluate import FileFailure, VadFilesEvaluation
 
-TASKS = ("vad", "birdcalls", "scenes")
+#: ``--tolerance`` when not given: the segmentation score's default (20 ms).
+DEFAULT_TOLERANCE_S = 0.02
+
+#: The command-line flag of each task-specific option of the evaluators (registry field
+#: :attr:`~gabortag.tasks.base.Task.eval_options`).
+EVAL_FLAGS = {
+    "uem": "--uem",
+    "collar": "--collar",
+    "ignore_labels": "--ignore-label",
+    "label_map": "--map-label",
+    "tolerance": "--tolerance",
+    "annot_format": "--annot-format",
+}
+
+
+def _check_task_options(entry: Task, given: set[str]) -> None:
+    """A usage error when an option in ``given`` is not one of ``entry``'s evaluator's."""
+    foreign = sorted(given - entry.eval_options, key=list(EVAL_FLAGS).index)
+    if foreign:
+        owners = [t.name for t in TASKS.values() if set(foreign) <= t.eval_options]
+        flags = " and ".join(EVAL_FLAGS[name] for name in foreign)
+        where = f"for {' or '.join(owners)} only" if owners else "not for one task"
+        raise _usage_error(f"{flags} {'is' if len(foreign) == 1 else 'are'} {where}")
 
 
 def _annot_format(value: str | None) -> str | None:
@@ -61,13 +88,6 @@ def _console(stderr: bool) -> Console:
     return Console(file=sys.stderr if stderr else sys.stdout, highlight=False, soft_wrap=True)
 
 
-def _usage_error(message: str) -> typer.Exit:
-    from rich.markup import escape
-
-    _console(True).print(f"[bold red]error:[/] {escape(message)}", markup=True)
-    return typer.Exit(2)
-
-
 def _repeatable(flag: str, metavar: str, text: str) -> Any:
     """A repeatable ``birdcalls`` option of ``gabortag eval``."""
     return typer.Option(
@@ -76,7 +96,7 @@ def _repeatable(flag: str, metavar: str, text: str) -> Any:
 
 
 def eval_command(
-    task: Annotated[str, typer.Argument(help="vad, birdcalls or scenes.", show_default=False)],
+    task: Annotated[str, typer.Argument(help=f"{', '.join(TASKS)}.", show_default=False)],
     inputs: Annotated[
         list[str],
         typer.Argument(
@@ -151,8 +171,8 @@ def eval_command(
             "score, seconds.",
             min=0.0,
         ),
-    ] = 0.02,
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    ] = DEFAULT_TOLERANCE_S,
+    device: DeviceOption = "cpu",
     threads: Annotated[
         Optional[int],  # noqa: UP045
         typer.Option(help="onnxruntime threads \\[onnxruntime default].", min=1),
@@ -177,26 +197,31 @@ def eval_command(
     from ..errors import GabortagError
     from ..io.discover import STDIN, discover
 
-    if task not in TASKS:
-        raise _usage_error(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
-    if task != "vad" and (uem is not None or collar > 0):
-        raise _usage_error("--uem and --collar are for vad only")
-    if task != "birdcalls" and (ignore_label or map_label or tolerance != 0.02):
-        raise _usage_error("--ignore-label, --map-label and --tolerance are for birdcalls only")
+    try:
+        entry = get_task(task)
+    except ValueError as err:
+        raise _usage_error(str(err)) from None
     try:
         label_map = _parse_label_map(map_label or [])
     except ValueError as err:
         raise _usage_error(str(err)) from err
-    if task != "birdcalls" and annot_format is not None:
-        raise _usage_error("--annot-format is for birdcalls only")
-    if task != "birdcalls" and reference is not None and reference.is_dir():
-        raise _usage_error(f"--reference {reference}: a folder of annotations is for birdcalls")
-    if reference is None and task != "scenes":
+    given = {
+        "uem": uem,
+        "collar": collar or None,
+        "ignore_labels": tuple(ignore_label or ()) or None,
+        "label_map": label_map or None,
+        "tolerance": None if tolerance == DEFAULT_TOLERANCE_S else tolerance,
+        "annot_format": annot_format,
+    }
+    _check_task_options(entry, {k for k, v in given.items() if v is not None})
+    if reference is not None and reference.is_dir() and not entry.reference_folder:
+        folders = " or ".join(t.name for t in TASKS.values() if t.reference_folder)
+        raise _usage_error(f"--reference {reference}: a folder of annotations is for {folders}")
+    if reference is None and entry.reference_required:
         raise _usage_error(
             f"eval {task} needs --reference (see `gabortag eval --help` for its formats)"
         )
-    if device not in ("cpu", "cuda", "auto"):
-        raise _usage_error(f"unknown device {device!r}; choose cpu, cuda or auto")
+    device = check_device(device)
     if STDIN in inputs:
         raise _usage_error(
             "standard input (-) has no file name to match a reference entry; give files"
@@ -205,36 +230,17 @@ def eval_command(
     if not items:
         raise _usage_error("no audio to evaluate: " + "; ".join(str(e) for e in missing))
     paths = [item.source for item in items]
+    options = {k: v for k, v in given.items() if v is not None and k in entry.eval_options}
     try:
-        result: VadFilesEvaluation | EventFilesEvaluation | SceneFilesEvaluation
-        if task == "vad":
-            from ..tasks.vad.evaluate import evaluate_vad_files
-
-            assert reference is not None
-            result = evaluate_vad_files(
-                model or task, paths, reference, uem, collar, device=device, threads=threads
-            )
-        elif task == "scenes":
-            from ..tasks.scenes.evaluate import evaluate_scene_files
-
-            result = evaluate_scene_files(
-                model or task, paths, reference, device=device, threads=threads
-            )
-        else:
-            assert reference is not None
-            from ..tasks.birdcalls.evaluate import evaluate_bird_files
-
-            result = evaluate_bird_files(
-                model or task,
-                paths,
-                reference,
-                device=device,
-                threads=threads,
-                ignore_labels=ignore_label or (),
-                label_map=label_map,
-                tolerance=tolerance,
-                annot_format=annot_format,
-            )
+        evaluate = entry.load("evaluator")
+        result = evaluate(
+            model or entry.default_model,
+            paths,
+            reference,
+            device=device,
+            threads=threads,
+            **options,
+        )
     except (GabortagError, ValueError) as err:
         raise _usage_error(str(err)) from err
 
@@ -242,8 +248,8 @@ def eval_command(
 
     failures = [FileFailure(e.path, e.reason) for e in missing] + list(result.failures)
     _report_failures(failures)
-    if task == "birdcalls" and result.overall is not None:
-        _report_untyped(result)  # type: ignore[arg-type]
+    if entry.name == "birdcalls" and result.overall is not None:
+        _report_untyped(result)
     document = result.to_dict()
     document["errors"] = [f.to_dict() for f in failures]
     if json_out is not None:
@@ -263,12 +269,8 @@ def eval_command(
     table_console = _console(json_out == "-")
     if result.overall is None:
         _console(True).print("error: no file could be evaluated", markup=False)
-    elif task == "vad":
-        _vad_tables(table_console, result)  # type: ignore[arg-type]
-    elif task == "scenes":
-        _scene_tables(table_console, result)  # type: ignore[arg-type]
     else:
-        _bird_tables(table_console, result)  # type: ignore[arg-type]
+        TABLES[entry.name](table_console, result)
     if not quiet:
         total = len(items) + len(missing)
         _console(True).print(
@@ -465,3 +467,12 @@ def _confusion_table(console: Console, conf: dict[str, Any]) -> None:
         for j in shown:
             if row[j]:
                 console.print(f"  {label} → {predicted[j]}: {row[j]}", markup=False)
+
+
+#: How ``gabortag eval`` prints each task's metrics (one entry per registry task; a test
+#: checks that none is missing).
+TABLES: dict[str, Any] = {
+    "vad": _vad_tables,
+    "birdcalls": _bird_tables,
+    "scenes": _scene_tables,
+}

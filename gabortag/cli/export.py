@@ -13,10 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-
-def _error(message: str, code: int) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
+from .common import error as _error
 
 
 def export_command(

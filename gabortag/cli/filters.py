@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, Optional
 
 import typer
 
+from .common import error
+
 if TYPE_CHECKING:
     from ..kernels.table import KernelTable
 
@@ -25,8 +27,7 @@ TABLE_FORMATS = ("csv", "json")
 
 
 def _fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+    raise error(message, code)
 
 
 def _slug(name: str) -> str:

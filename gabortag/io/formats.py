@@ -74,6 +74,7 @@ by every format except json and jsonl.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import re
 from abc import ABC, abstractmethod
@@ -498,42 +499,18 @@ class TextGridWriter(Writer[VadResult]):
         stream.write("\n".join(lines) + "\n")
 
 
-_WRITERS: dict[str, dict[str, type[Writer[Any]]]] = {
-    "vad": {
-        w.format: w
-        for w in (JsonWriter, JsonlWriter, RttmWriter, CsvWriter, AudacityWriter, TextGridWriter)
-    },
-    "birdcalls": {
-        w.format: w
-        for w in (EventJsonWriter, JsonlWriter, EventCsvWriter, EventAudacityWriter, RavenWriter)
-    },
-    "scenes": {
-        w.format: w
-        for w in (
-            SceneJsonWriter,
-            JsonlWriter,
-            SceneCsvWriter,
-            SceneAudacityWriter,
-            SceneRavenWriter,
-        )
-    },
-}
+@functools.cache
+def _all_writers() -> dict[str, dict[str, type[Writer[Any]]]]:
+    """Each task's writers by format, from the task registry (:attr:`Task.writers`)."""
+    from ..tasks import TASKS
 
-#: Tasks that have writers.
-TASKS = tuple(_WRITERS)
-
-#: Formats of the ``vad`` task, in the order they are listed (kept for 0.1 callers).
-FORMATS = tuple(_WRITERS["vad"])
-
-#: File extension of each ``vad`` format (kept for 0.1 callers; see :func:`extension`).
-EXTENSIONS = {fmt: w.extension for fmt, w in _WRITERS["vad"].items()}
+    return {name: {w.format: w for w in task.writer_classes()} for name, task in TASKS.items()}
 
 
 def _task_writers(task: str) -> dict[str, type[Writer[Any]]]:
-    writers = _WRITERS.get(task)
-    if writers is None:
-        raise ValueError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
-    return writers
+    from ..tasks import get_task
+
+    return _all_writers()[get_task(task).name]
 
 
 def formats(task: str = "vad") -> tuple[str, ...]:
@@ -559,3 +536,13 @@ def get_writer(fmt: str, task: str = "vad") -> Writer[Any]:
 def extension(fmt: str, task: str = "vad") -> str:
     """File extension (with its dot or dots) of format ``fmt`` of ``task``."""
     return get_writer(fmt, task).extension
+
+
+#: Tasks that have writers (every task of the registry).
+TASKS = tuple(_all_writers())
+
+#: Formats of the ``vad`` task, in the order they are listed (kept for 0.1 callers).
+FORMATS = formats("vad")
+
+#: File extension of each ``vad`` format (kept for 0.1 callers; see :func:`extension`).
+EXTENSIONS = {fmt: w.extension for fmt, w in _task_writers("vad").items()}

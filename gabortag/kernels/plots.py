@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..tasks import TASKS
 from .table import KernelRow, KernelTable, fold_modulation, kernel_images
 
 if TYPE_CHECKING:
@@ -239,7 +240,8 @@ def _legends(ax: Any, legend_ax: Any) -> None:
 
 # --- figures of whole models --------------------------------------------------------------------
 
-TASK_NAMES = {"vad": "speech activity", "birdcalls": "bird calls", "scenes": "sound scenes"}
+#: Each task's title (from the task registry), for plot headings.
+TASK_NAMES = {name: task.title for name, task in TASKS.items()}
 
 
 def model_label(table: KernelTable) -> str:

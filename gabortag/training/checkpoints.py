@@ -25,6 +25,7 @@ import torch
 
 from ..errors import ModelError, OutputError
 from ..models import sha256_of
+from ..tasks import TASKS
 from ..tasks.birdcalls.decode import EventOptions
 from ..tasks.vad.decode import VadOptions
 from .export import export_onnx, release_facts, write_json
@@ -100,8 +101,8 @@ def checkpoint_task(ck: Mapping[str, Any]) -> str:
         )
     task = ck.get("task")
     if task is not None:
-        if task not in ("vad", "birdcalls", "scenes"):
-            raise ModelError(f"checkpoint of an unknown task {task!r} (vad, birdcalls, scenes)")
+        if task not in TASKS:
+            raise ModelError(f"checkpoint of an unknown task {task!r} ({', '.join(TASKS)})")
         return str(task)
     if isinstance(ck["config"], Mapping) and "n_classes" in ck["config"]:
         return "scenes"
@@ -110,7 +111,9 @@ def checkpoint_task(ck: Mapping[str, Any]) -> str:
 
 def _network(ck: Mapping[str, Any], source: str, task: str) -> VadNet | SceneNet:
     try:
-        return scene_from_checkpoint(ck) if task == "scenes" else from_checkpoint(ck)
+        if TASKS[task].network == "clips":
+            return scene_from_checkpoint(ck)
+        return from_checkpoint(ck)
     except (TypeError, ValueError, KeyError, RuntimeError) as err:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise ModelError(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import torch
 
-DEVICES = ("cpu", "cuda", "auto")
+from ..runtime import DEVICES, check_device
+
+__all__ = ["DEVICES", "torch_device"]
 
 
 def torch_device(device: str) -> str:
@@ -13,8 +15,7 @@ def torch_device(device: str) -> str:
     Raises:
         ValueError: an unknown name, or ``cuda`` when torch sees no CUDA GPU.
     """
-    if device not in DEVICES:
-        raise ValueError(f"unknown device {device!r}; choose cpu, cuda or auto")
+    device = check_device(device).value
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():

@@ -16,15 +16,20 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...errors import ModelError
+from ...errors import ModelError, OptionError
 from ...inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
 from ...io.audio import forget, open_input, open_stream
 from ..results import Event, EventResult, FrameScores
 from .bands import PowerSpectrum, central_band, check_band
 from .decode import BACKGROUND, Detection, EventOptions, call_frames, decode_call_frames
+
+if TYPE_CHECKING:
+    from ...batch.spec import Processor, TaskSpec
+    from ...io.discover import InputItem
 
 TASK = "birdcalls"
 
@@ -185,3 +190,36 @@ def detect_calls(
         if return_scores
         else None,
     )
+
+
+def build_processor(spec: TaskSpec) -> Processor:
+    """The batch processor of a ``birdcalls`` spec (the registry's builder): the model, checked,
+    and ``process(item) -> EventResult`` with the spec's options over the model's defaults.
+
+    Raises:
+        ModelError: the model cannot be loaded or is not a bird-call model.
+        OptionError: ``thresholds`` names a type the model lacks.
+        ValueError: another option is out of range (its message names the option).
+    """
+    from ...batch.spec import Processor
+
+    m = resolve_model(spec.model, device=spec.device, threads=spec.threads)
+    opts = default_options(m).with_overrides(
+        min_confidence=spec.option("min_confidence"),
+        min_duration=spec.option("min_duration"),
+        min_gap=spec.option("min_gap"),
+        thresholds=spec.option("thresholds"),
+    )
+    try:
+        opts.check_labels(m.info.labels)
+    except ValueError as err:
+        raise OptionError("thresholds", str(err)) from None
+    scores = bool(spec.option("scores"))
+    segments = bool(spec.option("segments_only"))
+
+    def process(item: InputItem) -> EventResult:
+        return detect_calls(
+            item.source, model=m, options=opts, return_scores=scores, segments_only=segments
+        )
+
+    return Processor(m, process)

@@ -48,14 +48,18 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...errors import ModelError
+from ...errors import ModelError, OptionError
 from ...inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
 from ...io.audio import ARRAY_NAME, forget, open_input
 from ..results import LabelSummary, SceneLabel, SceneResult, SceneWindow, ScoredSpan
+
+if TYPE_CHECKING:
+    from ...batch.spec import Processor, TaskSpec
+    from ...io.discover import InputItem
 
 TASK = "scenes"
 
@@ -560,3 +564,39 @@ class _Counted:
         for block in self.blocks:
             self.total += len(block)
             yield block
+
+
+def build_processor(spec: TaskSpec) -> Processor:
+    """The batch processor of a ``scenes`` spec (the registry's builder): the model, checked,
+    and ``process(item) -> SceneResult`` with the spec's options over the model's defaults.
+
+    Raises:
+        ModelError: the model cannot be loaded or is not a scenes model.
+        OptionError: ``labels`` names a label the model lacks, or ``window_s`` / ``hop_s``
+            do not fit the model.
+        ValueError: another option is out of range (its message names the option).
+    """
+    from ...batch.spec import Processor
+
+    m = resolve_model(spec.model, device=spec.device, threads=spec.threads)
+    labels = spec.option("labels")
+    opts = default_options(m).with_overrides(
+        window_s=spec.option("window_s"),
+        hop_s=spec.option("hop_s"),
+        top_k=spec.option("top_k"),
+        min_score=spec.option("min_score"),
+        labels=None if labels is None else tuple(labels),
+    )
+    try:
+        opts.check_labels(m.info.labels)
+    except ValueError as err:
+        raise OptionError("labels", str(err)) from None
+    try:
+        windowing(m, opts)
+    except ValueError as err:
+        raise OptionError("window_s", str(err)) from None
+
+    def process(item: InputItem) -> SceneResult:
+        return tag_scenes(item.source, model=m, options=opts)
+
+    return Processor(m, process)

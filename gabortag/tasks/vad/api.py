@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -10,6 +11,10 @@ from ...inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
 from ...io.audio import forget, open_input
 from ..results import FrameScores, VadResult
 from .decode import VadOptions, segments_from_scores
+
+if TYPE_CHECKING:
+    from ...batch.spec import Processor, TaskSpec
+    from ...io.discover import InputItem
 
 
 def default_options(model: Model) -> VadOptions:
@@ -75,3 +80,24 @@ def detect_speech(
         sample_rate=info.sample_rate,
         channels=info.channels,
     )
+
+
+def build_processor(spec: TaskSpec) -> Processor:
+    """The batch processor of a ``vad`` spec (the registry's builder): the model, checked, and
+    ``process(item) -> VadResult`` with the spec's options over the model's defaults.
+
+    Raises:
+        ModelError: the model cannot be loaded or is not a voice activity model.
+        ValueError: an option is out of range (its message names the option).
+    """
+    from ...batch.spec import Processor
+
+    m = resolve_model(spec.model, device=spec.device, threads=spec.threads)
+    names = ("onset", "offset", "min_speech", "min_silence", "pad")
+    opts = default_options(m).with_overrides(**{k: spec.option(k) for k in names})
+    scores = bool(spec.option("scores"))
+
+    def process(item: InputItem) -> VadResult:
+        return detect_speech(item.source, model=m, options=opts, return_scores=scores)
+
+    return Processor(m, process)
