@@ -57,6 +57,8 @@ class ModelEntry:
     aliases: tuple[str, ...] = ()
     size_bytes: int = 0
     licence: str = ""  # terms of use of the weights, when narrower than gabortag's MIT
+    checkpoint: str | None = None  # the training checkpoint (.pt) to fine-tune from
+    checkpoint_sha256: str | None = None
 
 
 def manifest() -> list[ModelEntry]:
@@ -82,6 +84,8 @@ def _entries(data: dict[str, Any]) -> list[ModelEntry]:
             aliases=tuple(m.get("aliases", ())),
             size_bytes=int(m.get("size_bytes", 0)),
             licence=str(m.get("licence", "")),
+            checkpoint=m.get("checkpoint"),
+            checkpoint_sha256=m.get("checkpoint_sha256"),
         )
         for m in data["models"]
     ]
@@ -135,16 +139,38 @@ def resolve(name_or_path: str | Path) -> ModelSpec:
         card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
         return ModelSpec(name=path.stem, path=path, sha256=None, card=card)
     entry = find_entry(text)
-    path = models_dir() / entry.file
-    if not path.is_file():
-        raise ModelError(f"bundled model file {path} is missing; reinstall gabortag")
-    actual = _verified_sha(str(path), path.stat().st_size, path.stat().st_mtime_ns)
-    if actual != entry.sha256:
-        raise ModelError(
-            f"bundled model {entry.name} at {path} fails its checksum "
-            f"(sha256 {actual[:12]}..., manifest {entry.sha256[:12]}...); reinstall gabortag"
-        )
+    path = _bundled_file(entry.file, entry.sha256, f"bundled model {entry.name}")
     return ModelSpec(name=entry.name, path=path, sha256=entry.sha256, card=read_card(entry))
+
+
+def bundled_checkpoint(name: str) -> Path:
+    """The training checkpoint (``.pt``) of bundled model ``name``, verified against the sha256
+    in the manifest: what ``gabortag train --init NAME`` fine-tunes.
+
+    Raises:
+        ModelError: unknown model, no checkpoint shipped, file missing or failing its checksum.
+    """
+    entry = find_entry(name)
+    if entry.checkpoint is None or entry.checkpoint_sha256 is None:
+        raise ModelError(f"bundled model {entry.name!r} ships no training checkpoint")
+    return _bundled_file(
+        entry.checkpoint, entry.checkpoint_sha256, f"bundled checkpoint of {entry.name}"
+    )
+
+
+def _bundled_file(name: str, sha256: str, what: str) -> Path:
+    """``models_dir() / name`` once its sha256 is ``sha256``; ``ModelError`` (saying ``what``
+    the file is) when it is missing or differs."""
+    path = models_dir() / name
+    if not path.is_file():
+        raise ModelError(f"{what}: file {path} is missing; reinstall gabortag")
+    actual = _verified_sha(str(path), path.stat().st_size, path.stat().st_mtime_ns)
+    if actual != sha256:
+        raise ModelError(
+            f"{what} at {path} fails its checksum "
+            f"(sha256 {actual[:12]}..., manifest {sha256[:12]}...); reinstall gabortag"
+        )
+    return path
 
 
 def _is_bundled(name: str) -> bool:

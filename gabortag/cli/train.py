@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional, cast
 
 import typer
 
+from .common import DeviceOption, error
 from .eval import AnnotFormat
 from .flags import FlagHelpCommand, FlagHelpGroup
 
@@ -68,7 +69,7 @@ Threads = Annotated[
 ]
 
 
-TrainDevice = Annotated[str, typer.Option(help="torch device: cpu, cuda or auto.")]
+TrainDevice = DeviceOption
 
 
 def _torch_device(device: str) -> str:
@@ -78,8 +79,7 @@ def _torch_device(device: str) -> str:
     try:
         return torch_device(device)
     except ValueError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from err
+        raise error(str(err), 2) from err
 
 
 ScratchKernels = Annotated[
@@ -120,17 +120,12 @@ def _init_checkpoint(init: str | None, from_scratch: bool) -> Path | None:
     if init.endswith(".pt"):
         return Path(init)
     from ..errors import GabortagError
-    from ..models import find_entry, models_dir, read_card
+    from ..models import bundled_checkpoint
 
     try:
-        card = read_card(find_entry(init))
+        return bundled_checkpoint(init)
     except GabortagError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(2) from err
-    if "checkpoint" not in card:
-        typer.echo(f"error: bundled model {init!r} ships no checkpoint", err=True)
-        raise typer.Exit(2)
-    return models_dir() / str(card["checkpoint"])
+        raise error(str(err), 2) from err
 
 
 def _run_options(
@@ -162,8 +157,7 @@ def _training_errors() -> Iterator[None]:
     try:
         yield
     except (GabortagError, ValueError, KeyError, RuntimeError, OSError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from err
+        raise error(str(err), 1) from err
 
 
 def _print_result(out: Path, card: dict[str, Any], **extra: object) -> None:
@@ -253,16 +247,13 @@ def train_birdcalls(
     fine-tuned from are kept.
     """
     if val_files and val_fraction is not None:
-        typer.echo("error: give --val-files or --val-fraction, not both", err=True)
-        raise typer.Exit(2)
+        raise error("give --val-files or --val-fraction, not both", 2)
     if val_fraction is not None and not 0.0 < val_fraction < 1.0:
-        typer.echo(f"error: --val-fraction must be between 0 and 1, got {val_fraction}", err=True)
-        raise typer.Exit(2)
+        raise error(f"--val-fraction must be between 0 and 1, got {val_fraction}", 2)
     names = _comma_list(val_files)
     label_set = _comma_list(labels)
     if labels is not None and not label_set:
-        typer.echo("error: --labels: no label given (e.g. --labels a,b,c)", err=True)
-        raise typer.Exit(2)
+        raise error("--labels: no label given (e.g. --labels a,b,c)", 2)
     size = _kernel_size(kernel_size)
     run = _run_options(init, from_scratch, epochs, seed, threads, device)
     from ..training.frames import BIRD_CONFIG, train

@@ -230,7 +230,7 @@ def fit(
         epoch += 1
         record: dict[str, float] = {"epoch": epoch, "loss": round(running / steps, 4)}
         if validate is not None:
-            record.update({k: round(v, 4) for k, v in validate().items()})
+            record.update({k: round(float(v), 4) for k, v in validate().items()})
         record["seconds"] = round(time.time() - t0, 1)
         history.append(record)
         say(json.dumps(record))
@@ -372,7 +372,12 @@ def esc10_fold(
         "seconds": sum(h["seconds"] for h in history),
     }
     torch.save(
-        {"model": net.state_dict(), "config": net.config.to_dict(), "labels": labels_out},
+        {
+            "task": "scenes",
+            "model": net.state_dict(),
+            "config": net.config.to_dict(),
+            "labels": labels_out,
+        },
         out / "model.pt",
     )
     result_path.write_text(json.dumps(result, indent=2) + "\n")

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..models import sha256_of
 from .nets.gabor import GaborConv2d
 
 OPSET = 17
@@ -129,7 +130,6 @@ def release_facts(onnx_path: Path, worst: float) -> dict[str, Any]:
     import platform
 
     from .. import __version__
-    from ..models import sha256_of
 
     return {
         "software": {
@@ -155,8 +155,9 @@ def bundle(
     models: Path, stem: str, card: dict[str, Any], extra: dict[str, Any] | None = None
 ) -> None:
     """Add (or replace) the manifest entry of the model ``stem`` whose ``card`` was just
-    written to ``models/``: name, alias, files, sha256, size, task, labels, sample rate (and
-    the ``extra`` fields, e.g. a licence)."""
+    written to ``models/``: name, alias, files, sha256, size, task, labels, sample rate, the
+    training checkpoint the card names with its sha256 (for fine-tuning), and the ``extra``
+    fields (e.g. a licence)."""
     path = models / "manifest.json"
     manifest = json.loads(path.read_text())
     entry = {
@@ -171,6 +172,10 @@ def bundle(
         "sample_rate": card["sample_rate"],
         **(extra or {}),
     }
+    checkpoint = card.get("checkpoint")
+    if checkpoint and (models / checkpoint).is_file():
+        entry["checkpoint"] = checkpoint
+        entry["checkpoint_sha256"] = sha256_of(models / checkpoint)
     manifest["models"] = [m for m in manifest["models"] if m["name"] != card["name"]] + [entry]
     write_json(path, manifest)
 

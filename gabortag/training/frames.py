@@ -499,7 +499,8 @@ def fit(
             x, y = x.to(device), y.to(device)
             running += optimiser_step(net, opt, sched, loss(net(x), y))
         epoch += 1
-        metrics = validate()
+        # plain floats, so that the checkpoints load with torch.load(weights_only=True)
+        metrics = {k: float(v) for k, v in validate().items()}
         record = {
             "epoch": epoch,
             "loss": round(running / steps_per_epoch, 4),
@@ -535,7 +536,7 @@ def _record_epochs_run(best_path: Path, epochs_run: int) -> None:
     one's), so that the card can tell both."""
     if not best_path.exists():
         return
-    ck = torch.load(best_path, weights_only=False)
+    ck = torch.load(best_path, weights_only=True)
     if ck.get("epochs_run") != epochs_run:
         ck["epochs_run"] = epochs_run
         tmp = best_path.with_suffix(".pt.tmp")
@@ -618,7 +619,7 @@ def train(
     cfg = dataclasses.replace(config, n_outputs=len(classes) + 1)
     net = VadNet(cfg, seed=seed)
     if init is not None:
-        state = torch.load(init, weights_only=False)["model"]
+        state = torch.load(init, weights_only=True)["model"]
         own = net.state_dict()
         net.load_state_dict(
             {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}, strict=False
@@ -632,6 +633,7 @@ def train(
     )
     normalise_inputs(net, train_recs)
     meta = {
+        "task": "birdcalls",
         "classes": classes,
         "ignored_labels": sorted(left_out),
         "config": cfg.to_dict(),

@@ -61,7 +61,7 @@ def load_resumable(
 ) -> dict[str, Any]:
     """Restore what :func:`save_resumable` wrote into ``net``, ``opt``, ``sched`` and ``rng``
     (tensors onto ``device``); returns the whole checkpoint, for the caller's own fields."""
-    ck: dict[str, Any] = torch.load(path, weights_only=False, map_location=device)
+    ck: dict[str, Any] = torch.load(path, weights_only=True, map_location=device)
     net.load_state_dict(ck["model"])
     opt.load_state_dict(ck["opt"])
     sched.load_state_dict(ck["sched"])

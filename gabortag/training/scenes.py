@@ -87,7 +87,7 @@ def _initial(
     """The network to train and whether it was fine-tuned (its normalisation is kept)."""
     if init is None:
         return SceneNet(dataclasses.replace(config, n_classes=n_classes), seed=seed), False
-    base = from_checkpoint(torch.load(init, weights_only=False))
+    base = from_checkpoint(torch.load(init, weights_only=True))
     net = SceneNet(dataclasses.replace(base.config, n_classes=n_classes), seed=seed)
     state = {k: v for k, v in base.state_dict().items() if not k.startswith("head.")}
     net.load_state_dict(state, strict=False)
@@ -145,7 +145,7 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     best = {"accuracy": -1.0}
     if (out / "best.pt").exists() and (out / "last.pt").exists():  # resuming
-        best["accuracy"] = float(torch.load(out / "best.pt", weights_only=False)["val_accuracy"])
+        best["accuracy"] = float(torch.load(out / "best.pt", weights_only=True)["val_accuracy"])
 
     def validate() -> dict[str, float]:
         if len(va) == 0:
@@ -158,6 +158,7 @@ def train(
             best["accuracy"] = acc
             torch.save(
                 {
+                    "task": "scenes",
                     "model": {k: v.cpu() for k, v in net.state_dict().items()},
                     "config": net.config.to_dict(),
                     "labels": classes,
@@ -194,7 +195,7 @@ def train(
 
 def release(checkpoint: Path, onnx_path: Path, name: str = "scenes-custom") -> dict[str, Any]:
     """Export ``checkpoint`` to ``onnx_path``; measure it on the validation files; card it."""
-    ck = torch.load(checkpoint, weights_only=False)
+    ck = torch.load(checkpoint, weights_only=True)
     net = from_checkpoint(ck)
     classes = list(ck["labels"])
     worst = export_onnx(net, onnx_path, metadata(net, name, classes), WINDOW, window_classes=True)

@@ -133,7 +133,7 @@ def train(
             f"the validation files {val_ids} need both scored speech and scored non-speech"
         )
     if init is not None:
-        net = from_checkpoint(torch.load(init, weights_only=False))
+        net = from_checkpoint(torch.load(init, weights_only=True))
         if net.config.n_outputs != 1 or net.config.sample_rate != 16000:
             raise ValueError(f"{init} is not a voice activity checkpoint")
     else:
@@ -149,6 +149,7 @@ def train(
     if init is None:
         normalise_inputs(net, train_recs)
     meta = {
+        "task": "vad",
         "config": net.config.to_dict(),
         "init": str(init) if init is not None else None,
         "train_files": train_ids,
@@ -190,7 +191,7 @@ def release(
 ) -> dict[str, Any]:
     """Export ``checkpoint`` to ``onnx_path``, tune its decisions on the validation files
     (frame F1), measure them through the ONNX file and write ``<stem>.card.json``."""
-    ck = torch.load(checkpoint, weights_only=False)
+    ck = torch.load(checkpoint, weights_only=True)
     net = from_checkpoint(ck)
     refs = [
         r for r in load_references(audio_dir, reference, uem) if r.file_id in ck["validation_files"]
