@@ -55,7 +55,7 @@ def test_formats_extensions_and_errors() -> None:
         assert writer.format == fmt and writer.combinable
     with pytest.raises(ValueError, match=r"'rttm' for birdcalls; choose one of: json, .*raven"):
         get_writer("rttm", "birdcalls")
-    with pytest.raises(ValueError, match="unknown task 'asr'; choose one of: vad, birdcalls"):
+    with pytest.raises(ValueError, match="unknown task 'asr'; choose one of vad, birdcalls"):
         get_writer("json", "asr")
 
 

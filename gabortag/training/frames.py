@@ -619,7 +619,9 @@ def train(
     cfg = dataclasses.replace(config, n_outputs=len(classes) + 1)
     net = VadNet(cfg, seed=seed)
     if init is not None:
-        state = torch.load(init, weights_only=True)["model"]
+        from .checkpoints import load_training_checkpoint  # it imports this module
+
+        state = load_training_checkpoint(init)["model"]
         own = net.state_dict()
         net.load_state_dict(
             {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}, strict=False

@@ -87,7 +87,9 @@ def _initial(
     """The network to train and whether it was fine-tuned (its normalisation is kept)."""
     if init is None:
         return SceneNet(dataclasses.replace(config, n_classes=n_classes), seed=seed), False
-    base = from_checkpoint(torch.load(init, weights_only=True))
+    from .checkpoints import load_training_checkpoint  # it imports this module
+
+    base = from_checkpoint(load_training_checkpoint(init))
     net = SceneNet(dataclasses.replace(base.config, n_classes=n_classes), seed=seed)
     state = {k: v for k, v in base.state_dict().items() if not k.startswith("head.")}
     net.load_state_dict(state, strict=False)

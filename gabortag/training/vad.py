@@ -133,7 +133,9 @@ def train(
             f"the validation files {val_ids} need both scored speech and scored non-speech"
         )
     if init is not None:
-        net = from_checkpoint(torch.load(init, weights_only=True))
+        from .checkpoints import load_training_checkpoint  # it imports this module
+
+        net = from_checkpoint(load_training_checkpoint(init))
         if net.config.n_outputs != 1 or net.config.sample_rate != 16000:
             raise ValueError(f"{init} is not a voice activity checkpoint")
     else:
