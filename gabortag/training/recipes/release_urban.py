@@ -81,8 +81,10 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--urban", type=Path, required=True, help="UrbanSound8K audio/ (fold*/ inside)")
-    p.add_argument("--data", type=Path, default=Path("../shared/data"))
-    p.add_argument("--extra", type=Path, default=Path("extdata/x"), help="unpacked Debian packages")
+    p.add_argument(
+        "--data", type=Path, required=True, help="the labelled data folder (../shared/data)"
+    )
+    p.add_argument("--extra", type=Path, required=True, help="unpacked Debian packages")
     p.add_argument("--cache", type=Path, default=Path("runs/urban/clips.npz"))
     p.add_argument("--out", type=Path, default=Path("runs/urban/ship"))
     p.add_argument(

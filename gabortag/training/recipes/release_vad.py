@@ -164,9 +164,11 @@ def sources_table(run_dir: Path) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--checkpoint", type=Path, required=True)
-    p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    p.add_argument(
+        "--data", type=Path, required=True, help="the labelled data folder (../shared/data)"
+    )
     p.add_argument("--suites", type=Path, required=True, help="vad_suites output folder")
-    p.add_argument("--models", type=Path, default=Path("models"))
+    p.add_argument("--models", type=Path, required=True, help="the models folder to write into")
     p.add_argument("--run-dir", type=Path, default=None, help="training run (log, pool hours)")
     p.add_argument("--hours", type=float, default=None, help="training wall time, for the card")
     args = p.parse_args(argv)

@@ -159,7 +159,9 @@ def gabor_movement(model: VadNet, init: dict[str, torch.Tensor]) -> dict[str, fl
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    p.add_argument(
+        "--data", type=Path, required=True, help="the labelled data folder (../shared/data)"
+    )
     p.add_argument("--extra", type=Path, required=True, help="scripts/fetch_training_data.sh DIR")
     p.add_argument("--suites", type=Path, required=True, help="vad_suites output folder")
     p.add_argument("--out", type=Path, default=Path("runs/vad"))

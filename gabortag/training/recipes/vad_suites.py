@@ -165,7 +165,9 @@ def load_suite(suite_dir: Path, data_dir: Path, split: str) -> dict[str, list[Re
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    p.add_argument(
+        "--data", type=Path, required=True, help="the labelled data folder (../shared/data)"
+    )
     p.add_argument("--extra", type=Path, required=True, help="scripts/fetch_training_data.sh DIR")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
