@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-DATA = Path(__file__).parent / "data"
+from _paths import DATA  # isort: skip
+
 
 # file -> (sample rate, channels, approximate duration in seconds)
 CLIPS = {

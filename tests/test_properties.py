@@ -40,8 +40,8 @@ from gabortag.tasks.vad.api import detect_speech
 from gabortag.tasks.vad.decode import VadOptions
 
 from test_writers import check_one  # isort: skip
+from _paths import SPEECH  # isort: skip
 
-SPEECH = Path(__file__).parent / "data" / "speech_noise.flac"
 RATES = (8000, 11025, 16000, 22050, 32000, 44100, 48000)
 SETTINGS = settings(
     max_examples=30,

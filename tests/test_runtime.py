@@ -7,7 +7,6 @@ import builtins
 import json
 import sys
 import types
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,9 @@ from gabortag.errors import ModelError
 from gabortag.tasks.results import VadResult
 from gabortag.tasks.vad.api import detect_speech
 
-CLIP = Path(__file__).parent / "data" / "speech_noise.flac"
+from _paths import SPEECH  # isort: skip
+
+CLIP = SPEECH
 
 
 def test_results_name_the_provider_that_ran() -> None:

@@ -26,8 +26,8 @@ import gabortag
 from gabortag.io.formats import EXTENSIONS, FORMATS
 
 from _cli_helpers import needs_script, run  # isort: skip
+from _paths import DATA  # isort: skip
 
-DATA = Path(__file__).parent / "data"
 SPEECH = DATA / "speech_noise.flac"
 
 

@@ -34,8 +34,9 @@ from gabortag.kernels.table import (
     load_kernel_table,
 )
 
+from _paths import REPO  # isort: skip
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _app() -> typer.Typer:

@@ -23,8 +23,8 @@ from gabortag.io.discover import InputItem
 from gabortag.tasks.results import VadResult
 
 from _cli_helpers import needs_script, run  # isort: skip
+from _paths import SPEECH  # isort: skip
 
-SPEECH = Path(__file__).parent / "data" / "speech_noise.flac"
 
 #: birdcalls options that make every frame a call, so that any audio gives events.
 EVERY_FRAME = ("--min-confidence", "0", "--min-duration", "0.05")

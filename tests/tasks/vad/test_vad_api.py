@@ -20,7 +20,8 @@ import gabortag.inference as inference
 import gabortag.models as models
 from gabortag import GabortagError, ModelError, Segment, VadOptions, VadResult
 
-DATA = Path(__file__).parent / "data"
+from _paths import DATA  # isort: skip
+
 SPEECH = DATA / "speech_noise.flac"
 NOISE = DATA / "noise.flac"
 STEREO = DATA / "speech_44k_stereo.flac"

@@ -20,7 +20,9 @@ from gabortag.inference import Model, load_model  # noqa: E402
 from gabortag.io.audio import load_audio  # noqa: E402
 from gabortag.models import METADATA_KEYS, resolve, sha256_of  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+from _paths import REPO  # noqa: E402  # isort: skip
+
+ROOT = REPO
 DATA = ROOT / "tests" / "data"
 VAD_PT = ROOT / "models" / "vad-gabor-16k.pt"
 BIRD_PT = ROOT / "models" / "birdcalls-bengalese-finch.pt"

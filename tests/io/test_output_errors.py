@@ -28,8 +28,8 @@ import gabortag.io.formats
 from gabortag.cli import app
 
 from _cli_helpers import GABORTAG, needs_script, run  # isort: skip
+from _paths import SPEECH  # isort: skip
 
-SPEECH = Path(__file__).parent / "data" / "speech_noise.flac"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +37,9 @@ from gabortag.tasks.vad.evaluate import (
     reference_labels,
 )
 
-DATA = Path(__file__).parent / "data"
+from _paths import DATA, SHARED  # isort: skip
+
 CLIP = DATA / "speech_noise.flac"
-SHARED = Path(os.environ.get("GABORTAG_DATA", Path(__file__).parents[1] / ".." / "shared" / "data"))
 MEETINGS = SHARED / "meetings"
 FINCH = SHARED / "bengalese_finch"
 

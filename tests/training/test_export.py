@@ -21,8 +21,9 @@ from gabortag.training.export import export_onnx, gabor_parameters, json_meta  #
 from gabortag.training.nets.framenet import VadConfig, VadNet  # noqa: E402
 from gabortag.training.recipes.train_vad import frame_probabilities  # noqa: E402
 
-DATA = Path(__file__).parent / "data"
-CHECKPOINT = Path(__file__).resolve().parent.parent / "models" / "vad-gabor-16k.pt"
+from _paths import DATA, REPO  # noqa: E402  # isort: skip
+
+CHECKPOINT = REPO / "models" / "vad-gabor-16k.pt"
 
 
 @pytest.fixture(autouse=True)

@@ -6,9 +6,6 @@ project's quality bar on meetings test: ROC-AUC >= 0.975 and F1 >= 0.86.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from gabortag.inference import load_model
@@ -17,7 +14,9 @@ from gabortag.tasks.vad.api import default_options
 from gabortag.tasks.vad.decode import segments_from_scores
 from gabortag.tasks.vad.evaluate import evaluate, meetings_split
 
-DATA = Path(os.environ.get("GABORTAG_DATA", Path(__file__).parents[1] / ".." / "shared" / "data"))
+from _paths import REPO, SHARED  # isort: skip
+
+DATA = SHARED
 
 pytestmark = pytest.mark.skipif(
     not (DATA / "meetings" / "test.lst").is_file(), reason=f"no meetings data at {DATA}"
@@ -89,7 +88,7 @@ def test_vad_card_quotes_the_committed_benchmark() -> None:
     # committed benchmark run printed (benchmarks/results/vad.json), not typed in by hand.
     import json
 
-    bench = json.loads((Path(__file__).parents[1] / "benchmarks/results/vad.json").read_text())
+    bench = json.loads((REPO / "benchmarks/results/vad.json").read_text())
     ours = bench["all_decisions"]["gabortag"]
     card = load_model("vad").card["metrics"]
     names = {"auc": "roc_auc", "f1": "f1", "der": "detection_error_rate"}

@@ -6,7 +6,6 @@ cross-validation of its recipe."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +15,11 @@ from _cli_helpers import needs_script, run
 from gabortag.inference import load_model
 from gabortag.models import models_dir
 
-ROOT = Path(__file__).parents[1]
+from _paths import REPO, SHARED  # isort: skip
+
+ROOT = REPO
 CLIPS = ROOT / "tests" / "data"
-DATA = Path(os.environ.get("GABORTAG_DATA", ROOT / ".." / "shared" / "data"))
+DATA = SHARED
 
 
 def _top_labels(path: Path) -> list[str]:

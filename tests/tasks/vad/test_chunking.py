@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from gabortag.inference import FrameScorer, Model, load_model
 from gabortag.io.audio import load_audio
 
-DATA = Path(__file__).parent / "data"
+from _paths import DATA  # isort: skip
 
 
 @pytest.fixture(scope="module")

@@ -20,10 +20,9 @@ from gabortag.batch.spec import TaskSpec
 from gabortag.tasks.results import EventResult
 
 from _cli_helpers import needs_script, run  # isort: skip
+from _paths import SPEECH  # isort: skip
 
 pytestmark = needs_script
-
-SPEECH = Path(__file__).parent / "data" / "speech_noise.flac"
 
 
 @pytest.fixture(scope="module")
