@@ -14,7 +14,8 @@ Options left out (or ``None``) take the model's defaults. Options of ``vad``: ``
 (bool: add the frame probabilities). Options of ``birdcalls``: ``min_confidence``
 (probability), ``min_duration``, ``min_gap`` (seconds), ``thresholds`` (``{label: value}``),
 ``scores`` (bool: add the frames' call probabilities), ``segments_only`` (bool: type-agnostic
-segments instead of typed events).
+segments instead of typed events), ``segment_options`` (``{field: value}`` of
+:class:`~gabortag.tasks.birdcalls.segments.SegmentOptions`, for ``segments_only``).
 Options of ``scenes``: ``window_s``, ``hop_s`` (seconds), ``top_k``, ``min_score``, ``labels``
 (a list of label names to consider).
 
@@ -103,6 +104,7 @@ def _vad(spec: TaskSpec) -> Processor:
 
 def _birdcalls(spec: TaskSpec) -> Processor:
     from ..tasks.birdcalls.api import default_options, detect_calls, resolve_model
+    from ..tasks.birdcalls.segments import SegmentOptions
 
     m = resolve_model(spec.model, device=spec.device, threads=spec.threads)
     opts = default_options(m).with_overrides(
@@ -118,10 +120,16 @@ def _birdcalls(spec: TaskSpec) -> Processor:
 
     scores = bool(spec.option("scores"))
     segments = bool(spec.option("segments_only"))
+    seg_opts = SegmentOptions.from_dict(spec.option("segment_options") or {})
 
     def process(item: InputItem) -> Result:
         return detect_calls(
-            item.source, model=m, options=opts, return_scores=scores, segments_only=segments
+            item.source,
+            model=m,
+            options=opts,
+            return_scores=scores,
+            segments_only=segments,
+            segment_options=seg_opts,
         )
 
     return Processor(m, process)
