@@ -41,6 +41,7 @@ __all__ = [
     "SceneOptions",
     "SceneResult",
     "Segment",
+    "SegmentOptions",
     "TaskSpec",
     "VadOptions",
     "VadResult",
@@ -57,6 +58,7 @@ _LAZY = {
     "detect_speech": "gabortag.tasks.vad.api",
     "detect_calls": "gabortag.tasks.birdcalls.api",
     "EventOptions": "gabortag.tasks.birdcalls.decode",
+    "SegmentOptions": "gabortag.tasks.birdcalls.segment_options",
     "Event": "gabortag.tasks.results",
     "EventResult": "gabortag.tasks.results",
     "AnnotationError": "gabortag.errors",
@@ -84,6 +86,7 @@ if TYPE_CHECKING:
     from .inference import load_model
     from .tasks.birdcalls.api import detect_calls
     from .tasks.birdcalls.decode import EventOptions
+    from .tasks.birdcalls.segment_options import SegmentOptions
     from .tasks.results import Event, EventResult, SceneResult, Segment, VadResult
     from .tasks.scenes.api import SceneOptions, tag_scenes
     from .tasks.vad.api import detect_speech

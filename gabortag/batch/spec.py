@@ -14,7 +14,8 @@ Options left out (or ``None``) take the model's defaults. Options of ``vad``: ``
 (bool: add the frame probabilities). Options of ``birdcalls``: ``min_confidence``
 (probability), ``min_duration``, ``min_gap`` (seconds), ``thresholds`` (``{label: value}``),
 ``scores`` (bool: add the frames' call probabilities), ``segments_only`` (bool: type-agnostic
-segments instead of typed events).
+segments instead of typed events), ``segment_options`` (``{field: value}`` of
+:class:`~gabortag.tasks.birdcalls.segments.SegmentOptions`, for ``segments_only``).
 Options of ``scenes``: ``window_s``, ``hop_s`` (seconds), ``top_k``, ``min_score``, ``labels``
 (a list of label names to consider).
 

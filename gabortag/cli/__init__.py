@@ -20,6 +20,7 @@ import typer
 
 from .. import __version__
 from ..io.formats import formats
+from . import segments as seg
 from .common import DeviceOption as Device
 from .common import check_device, flag_message
 from .common import error as _error
@@ -239,14 +240,34 @@ def birdcalls(
         bool,
         typer.Option(
             "--segments-only",
-            help="Type-agnostic vocalisation segments (label 'vocalisation'), for a bird whose "
-            "note types the model does not know: pre-segment, label, train.",
+            help=seg.SEGMENTS_ONLY_HELP,
+            rich_help_panel=seg.PANEL,
         ),
     ] = False,
+    energy_threshold: seg.EnergyThreshold = None,
+    floor_percentile: seg.FloorPercentile = None,
+    loud_percentile: seg.LoudPercentile = None,
+    min_bout: seg.MinBout = None,
+    bout_gap: seg.BoutGap = None,
+    low_freq: seg.LowFreq = None,
+    high_freq: seg.HighFreq = None,
 ) -> None:
     """Find bird calls in audio files: typed events with their frequency band."""
     try:
         thresholds = _parse_thresholds(threshold or [])
+        segment_options = seg.overrides(
+            segments_only,
+            threshold=energy_threshold,
+            floor_percentile=floor_percentile,
+            loud_percentile=loud_percentile,
+            min_confidence=min_confidence,
+            min_duration=min_duration,
+            min_gap=min_gap,
+            min_bout=min_bout,
+            bout_gap=bout_gap,
+            low_freq=low_freq,
+            high_freq=high_freq,
+        )
     except ValueError as err:
         raise _error(str(err)) from err
     spec = _spec(
@@ -254,12 +275,13 @@ def birdcalls(
         model,
         device,
         threads,
-        min_confidence=min_confidence,
-        min_duration=min_duration,
-        min_gap=min_gap,
+        min_confidence=None if segments_only else min_confidence,
+        min_duration=None if segments_only else min_duration,
+        min_gap=None if segments_only else min_gap,
         thresholds=thresholds,
         scores=scores,
         segments_only=segments_only,
+        segment_options=segment_options,
     )
     _run_task(spec, inputs, output, fmt, skip_existing, force, quiet, jobs, scheduler)
 

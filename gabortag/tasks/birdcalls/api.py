@@ -9,6 +9,10 @@ Two passes over the input, both streamed so that memory stays flat for long file
    :mod:`gabortag.io.audio`, an array is reused) and the power spectrum of each event is summed
    from the blocks it overlaps (:class:`~.bands.PowerSpectrum`), giving its low and high
    frequency. This pass is skipped when there is no event.
+
+With ``segments_only``, the first pass also computes the band-energy envelope of the audio as
+it streams by, and keeps every frame's call probability; the segments are decided from both
+at the end of the recording (:mod:`gabortag.tasks.birdcalls.segments`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from ...io.audio import forget, open_input, open_stream
 from ..results import Event, EventResult, FrameScores
 from .bands import PowerSpectrum, central_band, check_band
 from .decode import BACKGROUND, Detection, EventOptions, call_frames, decode_call_frames
+from .segments import BandEnvelope, SegmentOptions, segment
 
 if TYPE_CHECKING:
     from ...batch.spec import Processor, TaskSpec
@@ -118,6 +123,7 @@ def detect_calls(
     chunk_seconds: float = DEFAULT_CHUNK_SECONDS,
     return_scores: bool = False,
     segments_only: bool = False,
+    segment_options: SegmentOptions | None = None,
 ) -> EventResult:
     """Bird calls of an audio file, ``"-"`` (stdin) or an array: typed events with their band.
 
@@ -127,11 +133,14 @@ def detect_calls(
     ``None`` uses the model's defaults (its metadata); ``return_scores`` also returns each
     frame's call probability ``1 − p(background)`` (one float per hop, kept while streaming);
     ``segments_only`` gives type-agnostic segments labelled
-    :data:`~.decode.SEGMENT_LABEL` instead of typed events (see :mod:`~.decode`).
+    :data:`~.decode.SEGMENT_LABEL` instead of typed events, by the rule of
+    :mod:`~.segments` with ``segment_options`` (``None``: its defaults; ``options`` then
+    play no part).
 
     Returns:
         an :class:`~gabortag.tasks.results.EventResult`: events sorted, non-overlapping, inside
-        ``[0, duration]``, decoded as :mod:`~.decode` documents, each with the band
+        ``[0, duration]``, decoded as :mod:`~.decode` (or :mod:`~.segments`) documents,
+        each with the band
         holding 90 % of its energy inside the model's frequency range
         (:mod:`gabortag.tasks.birdcalls.bands`).
 
@@ -150,23 +159,38 @@ def detect_calls(
     info, blocks, name, wav = audio.info, audio.blocks, audio.name, audio.array
     kept_idx, kept_probs = [np.zeros(0, np.int64)], [np.zeros((0, len(labels)), np.float32)]
     call_probs: list[np.ndarray] = []
+    envelope: BandEnvelope | None = None
+    seg_opts = segment_options or SegmentOptions()
+    if segments_only:
+        envelope = BandEnvelope(m.sample_rate, seg_opts.low_freq, seg_opts.high_freq)
+        blocks = envelope.feed(blocks)
     frames = 0
     for scores in m.score_stream(blocks, chunk_seconds):
-        idx, probs = call_frames(scores, opts.min_confidence)
-        kept_idx.append(idx + frames)
-        kept_probs.append(probs)
-        if return_scores:
+        if envelope is None:
+            idx, probs = call_frames(scores, opts.min_confidence)
+            kept_idx.append(idx + frames)
+            kept_probs.append(probs)
+        if return_scores or envelope is not None:
             call_probs.append(1.0 - scores[:, 0])
         frames += len(scores)
-    detections = decode_call_frames(
-        np.concatenate(kept_idx),
-        np.concatenate(kept_probs),
-        m.hop_seconds,
-        info.duration,
-        labels,
-        opts,
-        segments_only,
-    )
+    if envelope is not None:
+        detections = segment(
+            envelope.finish(),
+            envelope.step_s,
+            np.concatenate(call_probs) if call_probs else np.zeros(0, np.float32),
+            m.hop_seconds,
+            info.duration,
+            seg_opts,
+        )
+    else:
+        detections = decode_call_frames(
+            np.concatenate(kept_idx),
+            np.concatenate(kept_probs),
+            m.hop_seconds,
+            info.duration,
+            labels,
+            opts,
+        )
     bands: list[tuple[float, float]] = []
     if detections:
         again = [wav] if wav is not None else open_stream(source, m.sample_rate)[1]  # type: ignore[arg-type]
@@ -216,10 +240,16 @@ def build_processor(spec: TaskSpec) -> Processor:
         raise OptionError("thresholds", str(err)) from None
     scores = bool(spec.option("scores"))
     segments = bool(spec.option("segments_only"))
+    seg_opts = SegmentOptions.from_dict(spec.option("segment_options") or {})
 
     def process(item: InputItem) -> EventResult:
         return detect_calls(
-            item.source, model=m, options=opts, return_scores=scores, segments_only=segments
+            item.source,
+            model=m,
+            options=opts,
+            return_scores=scores,
+            segments_only=segments,
+            segment_options=seg_opts,
         )
 
     return Processor(m, process)

@@ -30,11 +30,12 @@ Input: ``probs (T, C)``, one probability distribution per frame (frame ``t`` cov
    the mean does too: only a per-type threshold above ``min_confidence`` removes events (one
    below it has no effect).
 
-**Segments only** (``segments_only=True``, ``gabortag birdcalls --segments-only``): steps 3-4
-are skipped, so each region is one event, labelled :data:`SEGMENT_LABEL` whatever its types;
-its confidence is the detection score, and it is kept when that reaches ``min_confidence``
-(per-type thresholds do not apply). This is the type-agnostic segmentation of a bird whose
-note types the model does not know.
+**Segments only** (``segments_only=True``): steps 3-4 are skipped, so each region is one
+event, labelled :data:`SEGMENT_LABEL` whatever its types; its confidence is the detection
+score, and it is kept when that reaches ``min_confidence`` (per-type thresholds do not
+apply). These are the model's own regions, at its frame resolution; ``gabortag birdcalls
+--segments-only`` places a bird's notes more exactly with the energy envelope and uses the
+model only to decide which to keep (:mod:`gabortag.tasks.birdcalls.segments`).
 
 Everything is vectorised (no Python loop over frames or runs; one over the kept events builds
 the result list), and only the call frames' probabilities are needed, so a long file can be
