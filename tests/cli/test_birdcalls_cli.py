@@ -17,7 +17,6 @@ import pytest
 import soundfile as sf
 
 from gabortag.io.formats import formats
-from gabortag.models import manifest
 
 from _cli_helpers import (  # isort: skip
     assert_bad_inputs_reported,
@@ -301,13 +300,6 @@ def test_usage_errors(tmp_path: Path, clips: list[str], bird_model: str) -> None
     assert done.returncode == 2 and "no audio to process" in done.stderr
     done = run("birdcalls", clips[0], "-m", bird_model, "--min-gap", "-1", cwd=tmp_path)
     assert done.returncode == 2
-
-
-def test_default_model_missing_is_a_clear_usage_error(tmp_path: Path, clips: list[str]) -> None:
-    if any(e.name == "birdcalls" for e in manifest()):
-        pytest.skip("the birdcalls model is bundled")
-    done = run("birdcalls", clips[0], cwd=tmp_path)
-    assert_usage_error(done, "unknown model 'birdcalls'; bundled models: vad")
 
 
 def test_help(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ import gabortag
 from gabortag.errors import ModelError
 from gabortag.inference import load_model
 from gabortag.io.audio import load_audio
-from gabortag.models import manifest
 from gabortag.tasks.birdcalls.api import _bands, default_options, detect_calls, frequency_band
 from gabortag.tasks.birdcalls.bands import frequency_range
 from gabortag.tasks.birdcalls.decode import Detection, EventOptions, decode_events
@@ -80,13 +79,6 @@ def test_bad_requests(bird_model: str, tmp_path: Path) -> None:
         detect_calls(song(0.5, 32_000), model=bird_model)
     with pytest.raises(gabortag.AudioError, match="does not exist"):
         detect_calls(tmp_path / "missing.wav", model=bird_model)
-
-
-def test_missing_bundled_model_is_a_clear_error() -> None:
-    if any(e.name == "birdcalls" for e in manifest()):
-        pytest.skip("the birdcalls model is bundled")
-    with pytest.raises(ModelError, match=r"unknown model 'birdcalls'; bundled models: vad"):
-        detect_calls(np.zeros(100, np.float32), 32_000)
 
 
 def test_streamed_bands_equal_whole_signal_bands() -> None:
