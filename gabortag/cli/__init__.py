@@ -59,7 +59,6 @@ app.command("filters", cls=FlagHelpCommand)(filters)
 app.command("eval", cls=FlagHelpCommand)(eval_command)
 app.command("export", cls=FlagHelpCommand)(export_command)
 
-FORMAT_CHOICES = formats("vad")
 
 # Arguments and options shared by the task commands.
 Inputs = Annotated[
