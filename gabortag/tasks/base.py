@@ -13,8 +13,12 @@ reads the registry.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from ..inference import Model
 
 
 def resolve(ref: str) -> Any:
@@ -28,6 +32,26 @@ def resolve(ref: str) -> Any:
     if not sep or not module or not attr:
         raise ValueError(f"a reference is 'package.module:attribute', got {ref!r}")
     return getattr(importlib.import_module(module), attr)
+
+
+class _Options(Protocol):
+    """What a task's decision options class has: defaults, and ``from_dict``."""
+
+    def __init__(self) -> None: ...
+
+    @classmethod
+    def from_dict(cls: type[_O], d: Mapping[str, Any], /) -> _O: ...
+
+
+_O = TypeVar("_O", bound=_Options)
+
+
+def model_options(options: type[_O], model: Model) -> _O:
+    """The decision options of a task for ``model``: those stored in its
+    ``gabortag.postprocess`` metadata (tuned when it was released), else ``options()``, the
+    generic defaults."""
+    post = model.info.postprocess
+    return options.from_dict(post) if post else options()
 
 
 @dataclass(frozen=True)

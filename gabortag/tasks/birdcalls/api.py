@@ -27,6 +27,7 @@ import numpy as np
 from ...errors import ModelError, OptionError
 from ...inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
 from ...io.audio import forget, open_input, open_stream
+from ..base import model_options
 from ..results import Event, EventResult, FrameScores
 from .bands import PowerSpectrum, central_band, check_band
 from .decode import BACKGROUND, Detection, EventOptions, call_frames, decode_call_frames
@@ -41,9 +42,7 @@ TASK = "birdcalls"
 
 def default_options(model: Model) -> EventOptions:
     """The decision options stored in ``model``'s metadata, else the generic ones."""
-    return (
-        EventOptions.from_dict(model.info.postprocess) if model.info.postprocess else EventOptions()
-    )
+    return model_options(EventOptions, model)
 
 
 def check_model(model: Model) -> Model:

@@ -55,6 +55,7 @@ import numpy as np
 from ...errors import ModelError, OptionError
 from ...inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
 from ...io.audio import ARRAY_NAME, forget, open_input
+from ..base import model_options
 from ..results import LabelSummary, SceneLabel, SceneResult, SceneWindow, ScoredSpan
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ class SceneOptions:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SceneOptions:
+    def from_dict(cls, d: Mapping[str, Any]) -> SceneOptions:
         """Options from a dict such as the model's ``gabortag.postprocess`` (unknown keys are
         ignored)."""
         kwargs: dict[str, Any] = {}
@@ -413,9 +414,7 @@ def union_length(spans: Iterable[ScoredSpan]) -> float:
 def default_options(model: Model) -> SceneOptions:
     """The options stored in ``model``'s ``gabortag.postprocess`` metadata, else the generic
     ones (window and hop: the model's)."""
-    return (
-        SceneOptions.from_dict(model.info.postprocess) if model.info.postprocess else SceneOptions()
-    )
+    return model_options(SceneOptions, model)
 
 
 def check_model(model: Model) -> Model:

@@ -9,6 +9,7 @@ import numpy as np
 
 from ...inference import DEFAULT_CHUNK_SECONDS, Model, as_model, check_task
 from ...io.audio import forget, open_input
+from ..base import model_options
 from ..results import FrameScores, VadResult
 from .decode import VadOptions, segments_from_scores
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 def default_options(model: Model) -> VadOptions:
     """The decision options tuned for ``model`` (from its metadata), else the generic ones."""
-    return VadOptions.from_dict(model.info.postprocess) if model.info.postprocess else VadOptions()
+    return model_options(VadOptions, model)
 
 
 def resolve_model(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -41,7 +42,7 @@ class VadOptions:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> VadOptions:
+    def from_dict(cls, d: Mapping[str, Any]) -> VadOptions:
         names = set(cls.__dataclass_fields__)
         return cls(**{k: float(v) for k, v in d.items() if k in names})
 
