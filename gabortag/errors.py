@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable
 from typing import Any, TextIO
 
 
@@ -36,17 +37,30 @@ class OutputError(GabortagError):
 
 
 class OptionError(GabortagError, ValueError):
-    """An option of a task is out of range or names something the model lacks.
+    """An option is out of range, names something the model lacks, or cannot be met (an
+    output that exists).
 
-    ``field`` is the option's name in the library (``thresholds``, ``labels``, ``window_s``),
-    never a command-line flag: the CLI maps fields to its flags. ``str(err)`` is one line,
-    ``"<field>: <reason>"``.
+    ``field`` is the option's name in the library (``thresholds``, ``labels``, ``window_s``,
+    ``output``), never a command-line flag: the CLI maps names to its flags. ``reason`` may
+    name ``field`` and the options in ``refers`` as ``{name}`` (``"add {force} to overwrite
+    it"``): :meth:`render` writes each name as the caller calls it. ``str(err)`` is one line:
+    the reason with the library's names, after ``"<field>: "`` unless it names ``{field}``.
     """
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
+    def __init__(self, field: str, reason: str, refers: tuple[str, ...] = ()) -> None:
         self.field = field
         self.reason = reason
+        self.refers = refers
+        super().__init__(self.render(lambda name: name))
+
+    def render(self, name_of: Callable[[str], str]) -> str:
+        """The message with each option called ``name_of(name)`` (a flag, in the CLI)."""
+        text = self.reason
+        for name in (self.field, *self.refers):
+            text = text.replace("{" + name + "}", name_of(name))
+        if "{" + self.field + "}" in self.reason:
+            return text
+        return f"{name_of(self.field)}: {text}"
 
 
 class AnnotationError(GabortagError):

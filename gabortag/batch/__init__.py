@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..errors import OptionError
+
 if TYPE_CHECKING:
     from ..io.discover import InputItem
     from ..io.formats import Result
@@ -142,7 +144,11 @@ def tag_files(
         raise ValueError("no audio to process: " + "; ".join(str(e) for e in not_found))
     plan = plan_output(output, fmt, len(items), force=force, task=spec.task)
     if skip_existing and plan.mode != "dir":
-        raise ValueError("--skip-existing needs -o DIR (one output file per input)")
+        raise OptionError(
+            "skip_existing",
+            "{skip_existing} needs {output} DIR (one output file per input)",
+            ("output",),
+        )
     processor = build_processor(spec)  # the model and options are checked here
     run = runner(spec, jobs=jobs, scheduler=scheduler, local=processor.process)
     try:

@@ -20,6 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from ..errors import OptionError
 from .run import Failure, InProcess, Process, Runner
 from .spec import TaskSpec, processor, run_item
 from .window import (
@@ -83,10 +84,12 @@ def check_jobs(jobs: int | None, threads: int | None) -> None:
     if jobs is not None and jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     if jobs is not None and threads is not None and jobs > threads:
-        raise ValueError(
-            f"--jobs {jobs} needs at least {jobs} threads, and --threads {threads} is what the "
-            f"whole run may use (worker processes × threads of each); give --threads {jobs} "
-            f"or more, or fewer --jobs"
+        raise OptionError(
+            "jobs",
+            f"{{jobs}} {jobs} needs at least {jobs} threads, and {{threads}} {threads} is what "
+            f"the whole run may use (worker processes × threads of each); give {{threads}} "
+            f"{jobs} or more, or fewer {{jobs}}",
+            ("threads",),
         )
 
 

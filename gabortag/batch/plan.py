@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import OptionError
 from ..io.discover import InputItem
 from ..io.formats import get_writer
 
@@ -43,22 +44,31 @@ def plan_output(
         path = Path(output)
         if path.is_dir() or output.endswith(("/", os.sep)) or not _has_extension(path.name, ext):
             if path.exists() and not path.is_dir():
-                raise ValueError(
-                    f"-o {output}: exists and is not a folder; for one combined {fmt} file give "
-                    f"a name ending in {ext}"
+                raise OptionError(
+                    "output",
+                    f"{{output}} {output}: exists and is not a folder; for one combined {fmt} "
+                    f"file give a name ending in {ext}",
                 )
             return OutputPlan("dir", path)
         if path.exists() and not force:
-            raise ValueError(f"-o {output}: file exists; add --force to overwrite it")
+            raise OptionError(
+                "output",
+                f"{{output}} {output}: file exists; add {{force}} to overwrite it",
+                ("force",),
+            )
         if not path.parent.exists():
-            raise ValueError(f"-o {output}: folder {path.parent} does not exist")
+            raise OptionError("output", f"{{output}} {output}: folder {path.parent} does not exist")
         if not os.access(path.parent, os.W_OK):
-            raise ValueError(f"-o {output}: folder {path.parent} is not writable")
+            raise OptionError(
+                "output", f"{{output}} {output}: folder {path.parent} is not writable"
+            )
         plan = OutputPlan("file", path)
     if not writer.combinable and n_inputs > 1:
-        raise ValueError(
-            f"format {fmt} holds one file only; with {n_inputs} inputs use -o DIR "
-            "to write one output per input"
+        raise OptionError(
+            "fmt",
+            f"format {fmt} holds one file only; with {n_inputs} inputs use {{output}} DIR "
+            "to write one output per input",
+            ("output",),
         )
     return plan
 

@@ -34,6 +34,8 @@ def check_device(device: str) -> str:
 
 #: The flag of each library option field that a command exposes under another name.
 OPTION_FLAGS = {
+    "output": "-o",
+    "fmt": "-f",
     "thresholds": "--threshold",
     "labels": "--labels",
     "window_s": "--window/--hop",
@@ -54,7 +56,7 @@ def flag_message(err: Exception) -> str:
     from ..errors import OptionError
 
     if isinstance(err, OptionError):
-        return f"{flag_of(err.field)}: {err.reason}"
+        return err.render(flag_of)
     return str(err)
 
 

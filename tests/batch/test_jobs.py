@@ -19,6 +19,7 @@ from gabortag.batch.local import AUTO_MIN_BYTES, WorkerPool, plan_workers
 from gabortag.batch.run import Failure
 from gabortag.batch.spec import TaskSpec, processor
 from gabortag.batch.window import cpu_count, ordered_outcomes, threads_per_job
+from gabortag.errors import OptionError
 from gabortag.io.discover import InputItem
 from gabortag.tasks.results import VadResult
 
@@ -192,9 +193,11 @@ def test_threads_are_the_whole_runs(monkeypatch: pytest.MonkeyPatch) -> None:
         for threads in range(max(1, jobs or 1), 13):
             workers, each = plan_workers(jobs, threads, big)
             assert each is not None and max(1, workers) * each <= threads, (jobs, threads)
-    with pytest.raises(ValueError, match="--jobs 4 needs at least 4 threads"):
+    # the library names its own options (the CLI says --jobs, --threads)
+    with pytest.raises(OptionError, match=r"^jobs 4 needs at least 4 threads, and threads 2") as e:
         plan_workers(4, 2, big)
-    with pytest.raises(ValueError, match="--jobs 4 needs at least 4 threads"):
+    assert e.value.field == "jobs" and "--" not in str(e.value)
+    with pytest.raises(OptionError, match=r"^jobs 4 needs at least 4 threads"):
         WorkerPool(TaskSpec("vad", threads=2), jobs=4)
 
 

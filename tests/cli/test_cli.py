@@ -413,3 +413,18 @@ assert not heavy, heavy
 """
     done = python(code, tmp_path)
     assert done.returncode == 0, done.stderr
+
+
+def test_library_option_errors_become_flags_in_the_cli(tmp_path: Path) -> None:
+    """The library names options (``output``, ``force``); the command names its flags."""
+    import gabortag
+
+    target = tmp_path / "taken.json"
+    target.write_text("{}")
+    with pytest.raises(gabortag.errors.OptionError) as err:
+        gabortag.tag_files(gabortag.TaskSpec("vad"), [str(SPEECH)], str(target), "json")
+    assert err.value.field == "output" and "--" not in str(err.value)
+    assert str(err.value) == f"output {target}: file exists; add force to overwrite it"
+    done = run("vad", SPEECH, "-o", target, cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"error: -o {target}: file exists; add --force to overwrite it" in done.stderr
