@@ -276,6 +276,34 @@ def table(results: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def markdown(results: Sequence[dict[str, Any]]) -> str:
+    """The learning curves as a markdown table: a row per bird and training set, the note
+    error rate, note-type accuracy, frame error rate and training time of each init."""
+    lines = [
+        "| bird | training song | fine-tuned: NER / type acc. / frame err. (time) "
+        "| from scratch: NER / type acc. / frame err. (time) |",
+        "|---|---|---|---|",
+    ]
+    cells: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for r in results:
+        cells.setdefault((r["bird"], r["minutes"]), {})[r["init"]] = r
+    for (bird, _), runs in cells.items():
+        size = next(iter(runs.values()))
+        row = [bird, f"{size['train_minutes']:.1f} min ({size['train_notes']} notes)"]
+        for init in ("bundled", "scratch"):
+            r = runs.get(init)
+            if r is None:
+                row.append("-")
+                continue
+            minutes = r["train_seconds_1_thread"] / 60
+            row.append(
+                f"{100 * r['note_error_rate']:.2f} % / {100 * r['note_type_accuracy']:.1f} % / "
+                f"{100 * r['frame_error_rate']:.2f} % ({minutes:.0f} min)"
+            )
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--bird0", type=Path, default=None, help="the Bengalese finch corpus folder")
@@ -303,6 +331,9 @@ def main(argv: list[str] | None = None) -> None:
         help="train and score on each bird's declared label set (LABELSETS)",
     )
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument(
+        "--markdown", type=Path, default=None, help="also write the learning curves as a table"
+    )
     p.add_argument("--train-args", nargs=argparse.REMAINDER, default=[], help="more train options")
     args = p.parse_args(argv)
     birds = [bird0(args.bird0, args.seed)] if args.bird0 else []
@@ -357,6 +388,8 @@ def main(argv: list[str] | None = None) -> None:
         tmp = args.json.with_suffix(".tmp")
         tmp.write_text(json.dumps(payload, indent=1) + "\n")
         tmp.replace(args.json)
+    if args.markdown:
+        args.markdown.write_text(markdown(results) + "\n")
 
 
 if __name__ == "__main__":
