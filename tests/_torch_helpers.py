@@ -1,41 +1,19 @@
-"""Shared helpers for the torch tests (synthetic signals, randomised parameters).
+"""Shared helpers for the torch tests (randomised parameters; the synthetic signals, from
+``_signals``, are re-exported for them).
 
 Import this only after ``pytest.importorskip("torch")`` in the test module.
 """
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 from torch import nn
 
+from _signals import speech_like, stationary_noise  # isort: skip
+
+__all__ = ["SR", "randomise_parameters", "speech_like", "stationary_noise"]
+
 SR = 16000
-
-
-def speech_like(seconds: float, rng: np.random.Generator, noise_db: float = -30.0) -> np.ndarray:
-    """Harmonic complex (f0 ~ 120-200 Hz, 1/k amplitudes) with a 4 Hz amplitude modulation, plus
-    white noise ``noise_db`` below it; float32, peak about 0.5."""
-    n = round(seconds * SR)
-    t = np.arange(n) / SR
-    f0 = rng.uniform(120.0, 200.0)
-    vibrato = 1.0 + 0.03 * np.sin(2 * math.pi * 5.0 * t)
-    phase = 2 * math.pi * f0 * np.cumsum(vibrato) / SR
-    harm = sum(np.sin(k * phase + rng.uniform(0, 2 * math.pi)) / k for k in range(1, 20))
-    envelope = 0.5 * (1.0 - np.cos(2 * math.pi * 4.0 * t + rng.uniform(0, 2 * math.pi)))
-    x = harm * envelope
-    x = 0.5 * x / (np.abs(x).max() + 1e-9)
-    rms = float(np.sqrt(np.mean(x**2)))
-    x = x + rng.standard_normal(n) * rms * 10 ** (noise_db / 20)
-    return x.astype(np.float32)
-
-
-def stationary_noise(n: int, rng: np.random.Generator, rms: float = 0.1) -> np.ndarray:
-    """Gently coloured stationary noise (first-order low-pass of white noise), float32."""
-    w = rng.standard_normal(n + 1)
-    x = w[1:] + 0.5 * w[:-1]
-    return (rms * x / x.std()).astype(np.float32)
 
 
 def randomise_parameters(module: nn.Module, gen: torch.Generator) -> None:

@@ -22,6 +22,8 @@ from gabortag.errors import AudioError
 from gabortag.io import audio
 from gabortag.io.audio import AudioInfo, load_audio, open_stream, probe
 
+from _signals import tone  # isort: skip
+
 RNG = np.random.default_rng(1234)
 
 
@@ -32,8 +34,7 @@ def _fresh_stdin_cache(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def sine(freq: float, rate: int, seconds: float, channels: int = 1) -> np.ndarray:
     """``(samples, channels)`` float32 sine at ``freq`` Hz, amplitude 0.5."""
-    t = np.arange(round(rate * seconds)) / rate
-    mono = 0.5 * np.sin(2 * np.pi * freq * t)
+    mono = tone(freq, seconds, rate)
     return np.repeat(mono[:, None], channels, axis=1).astype(np.float32)
 
 

@@ -7,16 +7,7 @@ import pytest
 
 from gabortag.tasks.birdcalls.bands import PowerSpectrum, central_band, frequency_range
 
-
-def tone(freq: float, seconds: float, sr: int, amp: float = 0.5) -> np.ndarray:
-    t = np.arange(round(seconds * sr)) / sr
-    return amp * np.sin(2 * np.pi * freq * t)
-
-
-def chirp(f0: float, f1: float, seconds: float, sr: int) -> np.ndarray:
-    """Linear sweep from ``f0`` to ``f1`` Hz (constant amplitude)."""
-    t = np.arange(round(seconds * sr)) / sr
-    return 0.5 * np.sin(2 * np.pi * (f0 * t + (f1 - f0) * t**2 / (2 * seconds)))
+from _signals import chirp, tone  # isort: skip
 
 
 @pytest.mark.parametrize("sr", [32_000, 44_100])
