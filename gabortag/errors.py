@@ -63,6 +63,12 @@ class OptionError(GabortagError, ValueError):
         return f"{name_of(self.field)}: {text}"
 
 
+class DeviceError(OptionError, ModelError):
+    """The device asked for cannot run the model here (no CUDA provider, no GPU): a
+    :class:`ModelError` whose message names the ``device`` option as an :class:`OptionError`
+    does, so that the CLI can say ``--device``."""
+
+
 class AnnotationError(GabortagError):
     """An annotation file could not be read (missing columns, bad times, unknown audio files).
 

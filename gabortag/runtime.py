@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ModelError
+from .errors import DeviceError, ModelError
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -105,14 +105,16 @@ def providers_for(device: str) -> list[str]:
     if device == "auto":
         return ["CPUExecutionProvider"]
     if _mixed():
-        raise ModelError(
-            "device 'cuda' was asked for but onnxruntime has no CUDA provider here "
-            f"(available: {', '.join(available)}): {_mix_message()}; or use --device cpu"
+        raise DeviceError(
+            "device",
+            "{device} cuda was asked for but onnxruntime has no CUDA provider here "
+            f"(available: {', '.join(available)}): {_mix_message()}; or use {{device}} cpu",
         )
-    raise ModelError(
-        "device 'cuda' was asked for but onnxruntime has no CUDA provider here "
+    raise DeviceError(
+        "device",
+        "{device} cuda was asked for but onnxruntime has no CUDA provider here "
         f"(available: {', '.join(available)}); install onnxruntime-gpu in place of "
-        f"onnxruntime: `{GPU_SWAP}` (see the README), or use --device cpu"
+        f"onnxruntime: `{GPU_SWAP}` (see the README), or use {{device}} cpu",
     )
 
 
@@ -132,8 +134,9 @@ def create_session(
     except Exception as err:  # onnxruntime raises its own untyped errors
         raise ModelError(f"{path}: onnxruntime could not load the model: {err}") from err
     if device == "cuda" and "CUDAExecutionProvider" not in session.get_providers():
-        raise ModelError(
-            "CUDA provider is installed but could not start (driver or CUDA libraries "
-            "missing?); use --device cpu"
+        raise DeviceError(
+            "device",
+            "the CUDA provider is installed but could not start (driver or CUDA libraries "
+            "missing?); use {device} cpu",
         )
     return session

@@ -50,7 +50,9 @@ def test_cuda_without_a_provider_says_how_to_swap(monkeypatch: pytest.MonkeyPatc
     _installed(monkeypatch, ["onnxruntime"])
     with pytest.raises(ModelError, match="no CUDA provider") as err:
         runtime.providers_for("cuda")
-    assert runtime.GPU_SWAP in str(err.value) and "--device cpu" in str(err.value)
+    assert runtime.GPU_SWAP in str(err.value) and "use device cpu" in str(err.value)
+    assert isinstance(err.value, ModelError) and err.value.field == "device"
+    assert "--device" in err.value.render(lambda name: "--" + name)  # as the CLI says it
     assert runtime.providers_for("auto") == ["CPUExecutionProvider"]
 
 

@@ -21,7 +21,7 @@ import typer
 
 from ..tasks import TASKS, get_task
 from ..tasks.base import Task
-from .common import DeviceOption, check_device
+from .common import DeviceOption, check_device, flag_message
 from .common import error as _usage_error
 
 if TYPE_CHECKING:
@@ -242,7 +242,7 @@ def eval_command(
             **options,
         )
     except (GabortagError, ValueError) as err:
-        raise _usage_error(str(err)) from err
+        raise _usage_error(flag_message(err)) from err
 
     from ..tasks.vad.evaluate import FileFailure
 

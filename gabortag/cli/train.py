@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional, cast
 
 import typer
 
-from .common import DeviceOption, error
+from .common import DeviceOption, error, flag_message
 from .eval import AnnotFormat
 from .flags import FlagHelpCommand, FlagHelpGroup
 
@@ -79,7 +79,7 @@ def _torch_device(device: str) -> str:
     try:
         return torch_device(device)
     except ValueError as err:
-        raise error(str(err), 2) from err
+        raise error(flag_message(err), 2) from err
 
 
 ScratchKernels = Annotated[

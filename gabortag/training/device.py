@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import DeviceError
 from ..runtime import DEVICES, check_device
 
 __all__ = ["DEVICES", "torch_device"]
@@ -19,8 +20,9 @@ def torch_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            f"--device cuda, but torch {torch.__version__} sees no CUDA GPU; use --device cpu, "
-            "or install a CUDA build of torch"
+        raise DeviceError(
+            "device",
+            f"{{device}} cuda, but torch {torch.__version__} sees no CUDA GPU; use {{device}} "
+            "cpu, or install a CUDA build of torch",
         )
     return device
