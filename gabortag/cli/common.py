@@ -42,6 +42,8 @@ OPTION_FLAGS = {
     "hop_s": "--hop",
     "top_k": "--top-k",
     "min_score": "--min-score",
+    "val_files": "--val-files",
+    "val_fraction": "--val-fraction",
 }
 
 

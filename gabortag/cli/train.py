@@ -157,7 +157,7 @@ def _training_errors() -> Iterator[None]:
     try:
         yield
     except (GabortagError, ValueError, KeyError, RuntimeError, OSError) as err:
-        raise error(str(err), 1) from err
+        raise error(flag_message(err), 1) from err
 
 
 def _print_result(out: Path, card: dict[str, Any], **extra: object) -> None:

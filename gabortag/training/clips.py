@@ -389,8 +389,10 @@ def data_arguments(doc: str | None, out: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--data", type=Path, default=Path("../shared/data"))
-    p.add_argument("--extra", type=Path, default=Path("extdata/x"), help="unpacked Debian packages")
+    p.add_argument(
+        "--data", type=Path, required=True, help="the labelled data folder (../shared/data)"
+    )
+    p.add_argument("--extra", type=Path, required=True, help="unpacked Debian packages")
     p.add_argument("--cache", type=Path, default=Path("runs/scenes/clips.npz"))
     p.add_argument("--out", type=Path, default=Path(out))
     return p

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import OptionError
 from ..io.annotations import read_event_annotations
 from ..io.audio import load_audio
 from .nets.framenet import VadConfig, VadNet
@@ -160,14 +161,15 @@ def split_files(
         }
         missing = [v for v, f in found.items() if f is None]
         if missing:
-            raise ValueError(
-                f"--val-files: {', '.join(map(repr, missing))} not among the annotated "
-                f"recordings outside the test set ({len(rest)} files, e.g. {rest[0]!r})"
+            raise OptionError(
+                "val_files",
+                f"{', '.join(map(repr, missing))} not among the annotated recordings outside "
+                f"the test set ({len(rest)} files, e.g. {rest[0]!r})",
             )
         val = [f for f in rest if f in set(found.values())]
     elif val_fraction is not None:
         if not 0.0 < val_fraction < 1.0:
-            raise ValueError(f"--val-fraction must be between 0 and 1, got {val_fraction}")
+            raise OptionError("val_fraction", f"must be between 0 and 1, got {val_fraction}")
         n_val = min(max(1, round(val_fraction * len(rest))), len(rest) - 1)
         picks = {int(i) for i in np.floor((np.arange(n_val) + 0.5) * len(rest) / n_val)}
         val = [f for i, f in enumerate(rest) if i in picks]
@@ -239,9 +241,10 @@ def label_set(
         raise ValueError("labels: the label set is empty")
     unknown = [lab for lab in wanted if lab not in present]
     if unknown:
-        raise ValueError(
-            f"labels: {', '.join(map(repr, unknown))} not among the annotated labels "
-            f"({', '.join(sorted(present, key=lambda s: (len(s), s)))})"
+        raise OptionError(
+            "labels",
+            f"{', '.join(map(repr, unknown))} not among the annotated labels "
+            f"({', '.join(sorted(present, key=lambda s: (len(s), s)))})",
         )
     left_out: dict[str, int] = {}
     for row in table:
