@@ -151,6 +151,15 @@ def write_json(path: Path, value: object) -> None:
         f.write(json.dumps(value, indent=2) + "\n")
 
 
+def checkpoint_fields(models: Path, card: dict[str, Any]) -> dict[str, str]:
+    """The manifest fields of the training checkpoint that ``card`` names in ``models/``: its
+    file and sha256 (what ``gabortag train --init NAME`` verifies); empty when there is none."""
+    checkpoint = card.get("checkpoint")
+    if not checkpoint or not (models / checkpoint).is_file():
+        return {}
+    return {"checkpoint": checkpoint, "checkpoint_sha256": sha256_of(models / checkpoint)}
+
+
 def bundle(
     models: Path, stem: str, card: dict[str, Any], extra: dict[str, Any] | None = None
 ) -> None:
@@ -172,10 +181,7 @@ def bundle(
         "sample_rate": card["sample_rate"],
         **(extra or {}),
     }
-    checkpoint = card.get("checkpoint")
-    if checkpoint and (models / checkpoint).is_file():
-        entry["checkpoint"] = checkpoint
-        entry["checkpoint_sha256"] = sha256_of(models / checkpoint)
+    entry.update(checkpoint_fields(models, card))
     manifest["models"] = [m for m in manifest["models"] if m["name"] != card["name"]] + [entry]
     write_json(path, manifest)
 

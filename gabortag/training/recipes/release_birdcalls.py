@@ -29,7 +29,14 @@ from ...io.audio import load_audio
 from ...models import ModelSpec
 from ...tasks.birdcalls.decode import EventOptions, decode_events
 from ...tasks.birdcalls.evaluate import Span, evaluate_events
-from ..export import export_onnx, gabor_parameters, json_meta, release_facts, write_json
+from ..export import (
+    checkpoint_fields,
+    export_onnx,
+    gabor_parameters,
+    json_meta,
+    release_facts,
+    write_json,
+)
 from ..frames import MIN_TUNING_FILES, MIN_TUNING_NOTES, read_table
 from ..nets.framenet import VadNet, from_checkpoint
 
@@ -297,6 +304,7 @@ def _update_manifest(models: Path, card: dict[str, Any], onnx_path: Path) -> Non
         "task": "birdcalls",
         "labels": card["labels"],
         "sample_rate": card["sample_rate"],
+        **checkpoint_fields(models, card),
     }
     manifest_path = models / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
@@ -352,7 +360,8 @@ def main(argv: list[str] | None = None) -> None:
         card = release(args.checkpoint, args.audio, args.annotations, onnx_path, "birdcalls", extra)
         _, ck = load_checkpoint(args.checkpoint)
         torch.save(
-            {
+            {"task": "birdcalls"}
+            | {
                 k: ck[k]
                 for k in (
                     "model",

@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     write_json(onnx_path.with_name(f"{FILE_STEM}.card.json"), card)
     torch.save(
-        {k: ck[k] for k in ("model", "config", "labels", "epochs")}, models / f"{FILE_STEM}.pt"
+        {"task": "scenes"} | {k: ck[k] for k in ("model", "config", "labels", "epochs")},
+        models / f"{FILE_STEM}.pt",
     )
     if args.bundle:
         bundle(models, FILE_STEM, card, {"licence": LICENCE})

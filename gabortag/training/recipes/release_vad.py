@@ -30,7 +30,14 @@ from ...io.audio import load_audio
 from ...models import ModelSpec
 from ...tasks.vad.decode import VadOptions, segments_from_scores
 from ...tasks.vad.evaluate import Reference, evaluate, meetings_split
-from ..export import export_onnx, gabor_parameters, json_meta, release_facts, write_json
+from ..export import (
+    checkpoint_fields,
+    export_onnx,
+    gabor_parameters,
+    json_meta,
+    release_facts,
+    write_json,
+)
 from ..nets.framenet import VadNet, from_checkpoint
 from .vad_sources import SOURCES
 from .vad_suites import load_suite
@@ -260,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
         "CC BY-NC 3.0 for UrbanSound8K, Apache-2.0, research-only meetings)",
     }
     torch.save(
-        {"model": net.state_dict(), "config": c.to_dict(), "step": ck.get("step")},
+        {"task": "vad", "model": net.state_dict(), "config": c.to_dict(), "step": ck.get("step")},
         args.models / f"{NAME}.pt",
     )
     card["checkpoint"] = f"{NAME}.pt"
@@ -278,6 +285,7 @@ def main(argv: list[str] | None = None) -> None:
         "task": "vad",
         "labels": ["speech"],
         "sample_rate": c.sample_rate,
+        **checkpoint_fields(args.models, card),
     }
     manifest["models"] = [m if m["name"] != "vad" else entry for m in manifest["models"]]
     if entry not in manifest["models"]:
