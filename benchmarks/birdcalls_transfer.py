@@ -287,9 +287,10 @@ def markdown(results: Sequence[dict[str, Any]]) -> str:
     cells: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for r in results:
         cells.setdefault((r["bird"], r["minutes"]), {})[r["init"]] = r
-    for (bird, _), runs in cells.items():
+    for (bird, minutes), runs in cells.items():
         size = next(iter(runs.values()))
-        row = [bird, f"{size['train_minutes']:.1f} min ({size['train_notes']} notes)"]
+        songs = ", all songs" if minutes == "all" else ""
+        row = [bird, f"{size['train_minutes']:.1f} min ({size['train_notes']} notes{songs})"]
         for init in ("bundled", "scratch"):
             r = runs.get(init)
             if r is None:
