@@ -42,7 +42,7 @@ from ..nets.framenet import VadNet, from_checkpoint
 
 
 def load_checkpoint(path: Path) -> tuple[VadNet, dict[str, Any]]:
-    ck = torch.load(path, weights_only=False)
+    ck = torch.load(path, weights_only=True)
     return from_checkpoint(ck), ck
 
 

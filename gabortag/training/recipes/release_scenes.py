@@ -78,7 +78,7 @@ def train_shipped(data: dict[str, np.ndarray], out: Path, epochs: int, seed: int
     """The fourteen-class network on ESC-10 folds 1-4 and the extra classes' training clips."""
     done = out / "model.pt"
     if done.exists():
-        return from_checkpoint(torch.load(done, weights_only=False))
+        return from_checkpoint(torch.load(done, weights_only=True))
     net, history, labels = train_recipe(data, 5, out, epochs, seed=seed)
     torch.save(
         {
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
         "esc10_fold5": measure(model, esc_files, esc_truth),
         "extra_heldout": measure(model, heldout, [q.parent.name for q in heldout]),
     }
-    ck = torch.load(args.out / "model.pt", weights_only=False)
+    ck = torch.load(args.out / "model.pt", weights_only=True)
     headline = {
         "ESC-10 fold 5 accuracy": metrics["esc10_fold5"]["accuracy"],
         "extra classes held-out accuracy": metrics["extra_heldout"]["accuracy"],

@@ -70,7 +70,7 @@ def train_shipped(data: dict[str, np.ndarray], out: Path, epochs: int) -> SceneN
     """The bundled network (resumable; see :func:`~.train_urban.train_urban`)."""
     done = out / "model.pt"
     if done.exists():
-        return from_checkpoint(torch.load(done, weights_only=False))
+        return from_checkpoint(torch.load(done, weights_only=True))
     net, history = train_urban(data, TEST_FOLD, out, epochs, recipe="shipped")
     save_model(net, history, done)
     return net.eval()
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     heldout = sorted(args.heldout.rglob("*.flac"))
     if heldout:
         metrics["extra_heldout"] = measure(model, heldout, [q.parent.name for q in heldout])
-    ck = torch.load(args.out / "model.pt", weights_only=False)
+    ck = torch.load(args.out / "model.pt", weights_only=True)
     fold10 = metrics["urbansound8k_fold10"]
     headline = {
         "UrbanSound8K fold 10 accuracy (ten urban labels)": fold10[
