@@ -38,6 +38,7 @@ __all__ = [
     "Failure",
     "GabortagError",
     "ModelError",
+    "OptionError",
     "SceneOptions",
     "SceneResult",
     "Segment",
@@ -69,6 +70,7 @@ _LAZY = {
     "AudioError": "gabortag.errors",
     "GabortagError": "gabortag.errors",
     "ModelError": "gabortag.errors",
+    "OptionError": "gabortag.errors",
     "tag_scenes": "gabortag.tasks.scenes.api",
     "SceneOptions": "gabortag.tasks.scenes.api",
     "SceneResult": "gabortag.tasks.results",
@@ -82,7 +84,7 @@ if TYPE_CHECKING:
     from .batch import process_files, tag_files
     from .batch.run import Failure
     from .batch.spec import TaskSpec
-    from .errors import AnnotationError, AudioError, GabortagError, ModelError
+    from .errors import AnnotationError, AudioError, GabortagError, ModelError, OptionError
     from .inference import load_model
     from .tasks.birdcalls.api import detect_calls
     from .tasks.birdcalls.decode import EventOptions

@@ -235,5 +235,8 @@ def test_tampered_bundled_model_fails_checksum(
 def test_public_names() -> None:
     assert Segment(0.0, 1.5).duration == 1.5
     assert set(gabortag.__all__) >= {"detect_speech", "load_model", "VadOptions", "ModelError"}
+    for name in gabortag.__all__:  # each public name resolves (the lazy table has no stale entry)
+        assert getattr(gabortag, name) is not None
+    assert issubclass(gabortag.OptionError, ValueError)
     with pytest.raises(AttributeError):
         gabortag.no_such_name  # noqa: B018
