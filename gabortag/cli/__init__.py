@@ -349,26 +349,10 @@ def scenes(
         }
         SceneOptions().with_overrides(**overrides)  # checked before any model is loaded
     except ValueError as err:
-        raise _error(_option_message(str(err))) from err
+        raise _error(flag_message(err)) from err
 
     spec = _spec("scenes", model, device, threads, **overrides)
     _run_task(spec, inputs, output, fmt, skip_existing, force, quiet, jobs, scheduler)
-
-
-#: Option names of the :class:`~gabortag.tasks.scenes.api.SceneOptions` fields, for messages.
-_SCENE_OPTIONS = {
-    "window_s": "--window",
-    "hop_s": "--hop",
-    "top_k": "--top-k",
-    "min_score": "--min-score",
-}
-
-
-def _option_message(message: str) -> str:
-    """A :class:`~gabortag.tasks.scenes.api.SceneOptions` message, its field named as the option."""
-    for name, option in _SCENE_OPTIONS.items():
-        message = message.replace(name, option)
-    return message
 
 
 def _parse_labels(text: str) -> tuple[str, ...]:

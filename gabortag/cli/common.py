@@ -37,13 +37,11 @@ OPTION_FLAGS = {
     "output": "-o",
     "fmt": "-f",
     "thresholds": "--threshold",
-    "labels": "--labels",
-    "window_s": "--window/--hop",
+    "window_s": "--window",
     "hop_s": "--hop",
-    "top_k": "--top-k",
-    "min_score": "--min-score",
-    "val_files": "--val-files",
-    "val_fraction": "--val-fraction",
+    "threshold": "--energy-threshold",  # the segmenter's, not a call type's
+    "ignore_labels": "--ignore-label",
+    "label_map": "--map-label",
 }
 
 

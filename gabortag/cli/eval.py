@@ -21,7 +21,7 @@ import typer
 
 from ..tasks import TASKS, get_task
 from ..tasks.base import Task
-from .common import DeviceOption, check_device, flag_message
+from .common import DeviceOption, check_device, flag_message, flag_of
 from .common import error as _usage_error
 
 if TYPE_CHECKING:
@@ -37,12 +37,8 @@ DEFAULT_TOLERANCE_S = 0.02
 #: The command-line flag of each task-specific option of the evaluators (registry field
 #: :attr:`~gabortag.tasks.base.Task.eval_options`).
 EVAL_FLAGS = {
-    "uem": "--uem",
-    "collar": "--collar",
-    "ignore_labels": "--ignore-label",
-    "label_map": "--map-label",
-    "tolerance": "--tolerance",
-    "annot_format": "--annot-format",
+    name: flag_of(name)
+    for name in ("uem", "collar", "ignore_labels", "label_map", "tolerance", "annot_format")
 }
 
 

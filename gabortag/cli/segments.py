@@ -4,12 +4,13 @@ check before any model is loaded."""
 
 from __future__ import annotations
 
-import re
+from dataclasses import fields
 from typing import Annotated, Any, Optional
 
 import typer
 
 from ..tasks.birdcalls.segment_options import SegmentOptions
+from .common import flag_message, flag_of
 
 PANEL = "Segments (with --segments-only)"
 
@@ -17,18 +18,7 @@ _DEFAULTS = SegmentOptions()
 
 #: Option of each :class:`SegmentOptions` field, for messages; --min-confidence, --min-duration
 #: and --min-gap are shared with typed events and go to the segmenter with --segments-only.
-FLAGS = {
-    "threshold": "--energy-threshold",
-    "floor_percentile": "--floor-percentile",
-    "loud_percentile": "--loud-percentile",
-    "min_confidence": "--min-confidence",
-    "min_duration": "--min-duration",
-    "min_gap": "--min-gap",
-    "min_bout": "--min-bout",
-    "bout_gap": "--bout-gap",
-    "low_freq": "--low-freq",
-    "high_freq": "--high-freq",
-}
+FLAGS = {f.name: flag_of(f.name) for f in fields(SegmentOptions)}
 
 #: The options that only --segments-only takes.
 ONLY_SEGMENTS = tuple(
@@ -96,14 +86,6 @@ HighFreq = Annotated[
 ]
 
 
-_FIELD = re.compile(r"\b(" + "|".join(FLAGS) + r")\b")
-
-
-def message(text: str) -> str:
-    """A :class:`SegmentOptions` message, its fields named as the options (in one pass)."""
-    return _FIELD.sub(lambda found: FLAGS[found.group(1)], text)
-
-
 def overrides(segments_only: bool, **given: Any) -> dict[str, Any]:
     """The :class:`SegmentOptions` fields given (``None``: not given), checked; ``ValueError``
     naming the options when a value is bad, or when an option of segments alone is given
@@ -117,5 +99,5 @@ def overrides(segments_only: bool, **given: Any) -> dict[str, Any]:
     try:
         _DEFAULTS.with_overrides(**changes)
     except ValueError as err:
-        raise ValueError(message(str(err))) from None
+        raise ValueError(flag_message(err)) from None
     return changes

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from ...errors import OptionError
+
 
 @dataclass(frozen=True)
 class SegmentOptions:
@@ -53,21 +55,28 @@ class SegmentOptions:
         for name in ("floor_percentile", "loud_percentile"):
             _check_range(name, getattr(self, name), 0.0, 100.0, "")
         if not self.floor_percentile < self.loud_percentile:
-            raise ValueError(
-                f"floor_percentile ({self.floor_percentile:g}) must be below loud_percentile "
-                f"({self.loud_percentile:g})"
+            raise OptionError(
+                "floor_percentile",
+                f"{{floor_percentile}} ({self.floor_percentile:g}) must be below "
+                f"{{loud_percentile}} ({self.loud_percentile:g})",
+                ("loud_percentile",),
             )
         for name in ("min_duration", "min_gap", "bout_gap"):
             _check_range(name, getattr(self, name), 0.0, math.inf, " seconds")
         for name in ("low_freq", "high_freq"):
             _check_range(name, getattr(self, name), 0.0, math.inf, " Hz")
         if not self.low_freq < self.high_freq:
-            raise ValueError(
-                f"low_freq ({self.low_freq:g} Hz) must be below high_freq ({self.high_freq:g} Hz)"
+            raise OptionError(
+                "low_freq",
+                f"{{low_freq}} ({self.low_freq:g} Hz) must be below {{high_freq}} "
+                f"({self.high_freq:g} Hz)",
+                ("high_freq",),
             )
         bout = self.min_bout
         if isinstance(bout, bool) or not isinstance(bout, int) or bout < 0:
-            raise ValueError(f"min_bout must be a whole number of notes >= 0, got {bout!r}")
+            raise OptionError(
+                "min_bout", f"{{min_bout}} must be a whole number of notes >= 0, got {bout!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,4 +103,4 @@ def _check_range(name: str, value: object, low: float, high: float, unit: str) -
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not (number and low <= value <= high and math.isfinite(value)):  # type: ignore[operator,arg-type]
         where = f">= {low:g}" if math.isinf(high) else f"within [{low:g}, {high:g}]"
-        raise ValueError(f"{name} must be a finite number{unit} {where}, got {value!r}")
+        raise OptionError(name, f"{{{name}}} must be a finite number{unit} {where}, got {value!r}")

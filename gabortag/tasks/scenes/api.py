@@ -99,18 +99,24 @@ class SceneOptions:
         for name in ("window_s", "hop_s"):
             value = getattr(self, name)
             if value is not None and not (value > 0 and math.isfinite(value)):  # rejects NaN
-                raise ValueError(f"{name} must be a finite number of seconds > 0, got {value}")
+                raise OptionError(
+                    name, f"{{{name}}} must be a finite number of seconds > 0, got {value}"
+                )
         if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 1:
-            raise ValueError(f"top_k must be an integer >= 1, got {self.top_k!r}")
+            raise OptionError("top_k", f"{{top_k}} must be an integer >= 1, got {self.top_k!r}")
         if not 0.0 <= self.min_score <= 1.0:
-            raise ValueError(f"min_score must be within [0, 1], got {self.min_score}")
+            raise OptionError(
+                "min_score", f"{{min_score}} must be within [0, 1], got {self.min_score}"
+            )
         if isinstance(self.best, bool) or not isinstance(self.best, int) or self.best < 0:
-            raise ValueError(f"best must be an integer >= 0, got {self.best!r}")
+            raise OptionError("best", f"{{best}} must be an integer >= 0, got {self.best!r}")
         if self.labels is not None:
             if not self.labels or not all(self.labels):
-                raise ValueError(f"labels must be non-empty names, got {list(self.labels)}")
+                raise OptionError(
+                    "labels", f"{{labels}} must be non-empty names, got {list(self.labels)}"
+                )
             if len(set(self.labels)) != len(self.labels):
-                raise ValueError(f"labels are given twice: {list(self.labels)}")
+                raise OptionError("labels", f"{{labels}} are given twice: {list(self.labels)}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -593,7 +599,7 @@ def build_processor(spec: TaskSpec) -> Processor:
     try:
         windowing(m, opts)
     except ValueError as err:
-        raise OptionError("window_s", str(err)) from None
+        raise OptionError("window_s", f"{{window_s}}/{{hop_s}}: {err}", ("hop_s",)) from None
 
     def process(item: InputItem) -> SceneResult:
         return tag_scenes(item.source, model=m, options=opts)
