@@ -69,9 +69,6 @@ Threads = Annotated[
 ]
 
 
-TrainDevice = DeviceOption
-
-
 def _torch_device(device: str) -> str:
     """``cpu``/``cuda``/``auto`` as a torch device; exit 2 when CUDA is asked for and absent."""
     from ..training.device import torch_device
@@ -188,7 +185,7 @@ def train_birdcalls(
     channels: Annotated[int, typer.Option(help="Width of the back end.", min=4)] = 64,
     seed: Seed = 0,
     threads: Threads = None,
-    device: TrainDevice = "cpu",
+    device: DeviceOption = "cpu",
     val_files: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Option(
@@ -345,7 +342,7 @@ def train_vad(
     kernel_size: ScratchKernelSize = None,
     seed: Seed = 0,
     threads: Threads = None,
-    device: TrainDevice = "cpu",
+    device: DeviceOption = "cpu",
 ) -> None:
     """Fine-tune the voice activity model on your recordings; writes OUT/model.onnx and
     OUT/model.card.json.
@@ -390,7 +387,7 @@ def train_scenes(
     kernel_size: ScratchKernelSize = None,
     seed: Seed = 0,
     threads: Threads = None,
-    device: TrainDevice = "cpu",
+    device: DeviceOption = "cpu",
 ) -> None:
     """Train a sound-scene classifier on a folder per class; writes OUT/model.onnx and
     OUT/model.card.json, for `gabortag scenes -m OUT/model.onnx`.
